@@ -1,0 +1,24 @@
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup bench clean
+
+# The main job: sandbox + gateway + assistant on the bundled sample knowledge base.
+demo:
+	@bash scripts/bootstrap.sh
+	$(BIN)/larkdou demo
+
+# The test suite; installs what it needs (venv, pinned packages, redis-server, chromium).
+test:
+	@bash scripts/bootstrap.sh --test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+setup:
+	@bash scripts/bootstrap.sh --test
+
+bench:
+	@bash scripts/bootstrap.sh --test
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) workdir .pytest_cache

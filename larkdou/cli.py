@@ -1,0 +1,121 @@
+"""The `larkdou` command line (also `python -m larkdou`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from larkdou import __version__, logs
+from larkdou.config import DEFAULT_CONFIG, Settings, load_settings
+from larkdou.errors import LarkdouError
+
+CONFIG_HELP = f"config file (TOML; default ./{DEFAULT_CONFIG})"
+
+
+def load(config: str | None, *, required: bool = False) -> Settings:
+    settings = load_settings(config, required=required)
+    logs.register_settings_secrets(settings)
+    return settings
+
+
+class _Group(click.Group):
+    """Turns larkdou's own errors into one clear line and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except LarkdouError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="larkdou")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def main(log_level: str) -> None:
+    """larkdou: a knowledge assistant for Feishu / Lark group chats."""
+    logs.setup(log_level.upper())
+
+
+@main.command()
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("--host", default=None, help="bind address (default: [gateway] host)")
+@click.option("--port", default=None, type=int, help="port (default: [gateway] port, 6666)")
+def gateway(config: str | None, host: str | None, port: int | None) -> None:
+    """Receive Lark events on /event and serve them on /fetch."""
+    from larkdou.gateway.server import serve
+
+    serve(load(config), host=host, port=port)
+
+
+@main.command()
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("--standalone", is_flag=True, help="also run the gateway routes in this process (one host)")
+def assistant(config: str | None, standalone: bool) -> None:
+    """Fetch messages, answer in the group, recall on command (HTTP API on 8888)."""
+    from larkdou.assistant.main import serve
+
+    serve(load(config), standalone=standalone)
+
+
+@main.command()
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("--port", default=None, type=int, help="port (default: [sandbox] port, 7777)")
+@click.option("--callback", default=None, help="where to push events (default: the gateway's /event)")
+def sandbox(config: str | None, port: int | None, callback: str | None) -> None:
+    """A local Lark Open Platform: Open API, event push, and a web page of the chats."""
+    from larkdou.sandbox.server import serve
+
+    serve(load(config), port=port, callback=callback)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="exit after the scripted conversation")
+@click.option("--work-dir", default=None, type=click.Path(file_okay=False), help="keep state here (default: a temporary dir)")
+def demo(once: bool, work_dir: str | None) -> None:
+    """Sandbox + gateway + assistant on the bundled sample knowledge base."""
+    from larkdou.demo import run
+
+    run(once=once, work_dir=Path(work_dir) if work_dir else None)
+
+
+@main.group()
+def config() -> None:
+    """Write or check a config file."""
+
+
+@config.command("init")
+@click.option("--path", "path", default=DEFAULT_CONFIG, show_default=True, help="file to write")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def config_init(path: str, force: bool) -> None:
+    """Write a commented config with a random gateway.fetch_token."""
+    from larkdou.config_template import write_template
+
+    write_template(Path(path), force=force)
+    click.echo(f"wrote {path}; fill in [frontend.lark_group] and run `larkdou config check --config {path}`")
+
+
+@config.command("check")
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+def config_check(config: str | None) -> None:
+    """Validate a config file and print what it found (secrets masked)."""
+    from larkdou.config import describe_settings
+
+    settings = load(config, required=True)
+    click.echo(f"{settings.source}: OK")
+    for line in describe_settings(settings):
+        click.echo(line)
+
+
+def _add_kb() -> None:
+    from larkdou.kb.commands import kb
+
+    main.add_command(kb)
+
+
+_add_kb()

@@ -1,0 +1,108 @@
+"""The exception tree of larkdou.
+
+    LarkdouError
+    ├── ConfigError            bad or missing configuration (message names the key)
+    ├── StoreError             the queue / ledger store cannot be reached or failed
+    ├── EventError             an inbound Lark event was rejected (carries an HTTP status and a reason)
+    │   ├── SignatureError     X-Lark-Signature missing or wrong
+    │   ├── TokenError         verification token wrong
+    │   └── DecryptError       the encrypted body cannot be decrypted
+    ├── LarkAPIError           an Open API call failed (code, msg, log_id, http status)
+    │   ├── LarkAuthError      tenant token invalid / expired, bad app credentials
+    │   ├── LarkRateLimited    99991400 / HTTP 429 / 230020 (retry_after seconds)
+    │   ├── LarkServerError    5xx or a transport failure: retryable
+    │   ├── RecallWindowError  230009: too old to recall
+    │   ├── NotOwnMessageError 230026: not the bot's message
+    │   └── MessageGoneError   230011 / 231003: already recalled or deleted
+    ├── KnowledgeBaseError     the knowledge base is missing, or a model path cannot be loaded
+    └── LLMError               the LLM failed after retries
+
+Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class LarkdouError(Exception):
+    """Root of every error larkdou raises on purpose."""
+
+
+class ConfigError(LarkdouError):
+    """The configuration is invalid; the message names the key and what was expected."""
+
+
+class StoreError(LarkdouError):
+    """The store (SQLite or Redis) failed or cannot be reached."""
+
+
+class EventError(LarkdouError):
+    """An inbound event was rejected. `status` is the HTTP status to answer with."""
+
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, *, reason: str | None = None, status: int | None = None):
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+        if status is not None:
+            self.status = status
+
+
+class SignatureError(EventError):
+    status = 401
+    reason = "bad_signature"
+
+
+class TokenError(EventError):
+    status = 401
+    reason = "bad_token"
+
+
+class DecryptError(EventError):
+    status = 400
+    reason = "undecryptable"
+
+
+class LarkAPIError(LarkdouError):
+    """An Open API call returned a non-zero code or failed."""
+
+    def __init__(self, code: int, msg: str, *, http_status: int = 0, log_id: str = "", retry_after: float = 0.0):
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+        self.log_id = log_id
+        self.retry_after = retry_after
+        super().__init__(f"lark api error code={code} http={http_status} msg={msg!r} log_id={log_id}")
+
+
+class LarkAuthError(LarkAPIError):
+    pass
+
+
+class LarkRateLimited(LarkAPIError):
+    pass
+
+
+class LarkServerError(LarkAPIError):
+    pass
+
+
+class RecallWindowError(LarkAPIError):
+    pass
+
+
+class NotOwnMessageError(LarkAPIError):
+    pass
+
+
+class MessageGoneError(LarkAPIError):
+    pass
+
+
+class KnowledgeBaseError(LarkdouError):
+    pass
+
+
+class LLMError(LarkdouError):
+    pass

@@ -1,0 +1,39 @@
+"""Run ASGI apps on real sockets: in the foreground (CLI) or as a task inside a running loop (tests,
+`--standalone`, the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import AsyncIterator
+
+import uvicorn
+
+
+def config_for(app, host: str, port: int, **kw) -> uvicorn.Config:  # type: ignore[no-untyped-def]
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          lifespan="on", timeout_graceful_shutdown=2, **kw)
+
+
+@contextlib.asynccontextmanager
+async def serving(app, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """Serve `app` on host:port inside the current loop; yields the base URL. Port 0 picks a free one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = uvicorn.Server(config_for(app, host, sock.getsockname()[1]))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises the start-up error
+                raise RuntimeError("server exited during start-up")
+            await asyncio.sleep(0.01)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+        sock.close()
