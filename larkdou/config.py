@@ -58,7 +58,7 @@ class GatewayConfig(_Section):
     port: int = Field(6666, ge=1, le=65535)
     store: str = ""  # default: sqlite:///<work_dir>/gateway.db
     fetch_token: SecretStr = SecretStr("")
-    fetch_wait: float = Field(25.0, ge=0, le=300)  # longest /fetch long-poll, seconds
+    fetch_wait: float = Field(5.0, ge=0, le=300)  # default /fetch long-poll (?wait= overrides), seconds
     lease_seconds: float = Field(120.0, gt=0)  # a fetched message not acked by then is delivered again
     dedup_hours: float = Field(12.0, ge=8)  # Lark re-pushes for about 7.1 h
     max_body_bytes: int = Field(1024 * 1024, gt=0)
@@ -77,7 +77,8 @@ class AssistantConfig(_Section):
 class LarkConfig(_Section):
     domain: str = "https://open.feishu.cn"
     timeout: float = Field(10.0, gt=0)
-    max_retries: int = Field(4, ge=0)
+    max_retries: int = Field(4, ge=0)  # per kind of fault: 5xx/transport, rate limit
+    retry_backoff: float = Field(0.5, ge=0)  # first backoff after a 5xx or timeout, seconds (doubles, jittered)
     app_rate: float = Field(50.0, gt=0)  # requests/s per app
     chat_rate: float = Field(5.0, gt=0)  # sends/s per chat
     recall_window_hours: float = Field(24.0, gt=0)

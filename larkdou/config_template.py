@@ -1,0 +1,70 @@
+"""`larkdou config init`: a commented config file with a random fetch token."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from larkdou.config import build_settings
+from larkdou.errors import ConfigError
+
+TEMPLATE = '''\
+# larkdou config (TOML). Check it with: larkdou config check --config {name}
+# Every secret may instead come from an environment variable (shown next to it); a set variable wins.
+
+[frontend]
+type = "lark_group"
+# where the assistant fetches messages: the gateway's /fetch (127.0.0.1 when both run on one host)
+webhook_url = "http://127.0.0.1:6666/fetch"
+
+[frontend.lark_group]
+# 开发者后台 → 凭证与基础信息 / Credentials & Basic Info
+app_id = ""                   # LARKDOU_APP_ID
+app_secret = ""               # LARKDOU_APP_SECRET
+# 事件与回调 → 加密策略 / Events & Callbacks → Encryption strategy
+encrypt_key = ""              # LARKDOU_ENCRYPT_KEY
+verification_token = ""       # LARKDOU_VERIFICATION_TOKEN
+recall_keywords = ["豆哥撤回"]
+receive_mode = "webhook"      # or "long_connection" (no public IP needed)
+recall_allow = []             # open_ids allowed to recall; empty = anyone in the chat
+reply_in_thread = false
+
+[gateway]
+host = "0.0.0.0"
+port = 6666
+store = "sqlite:///workdir/gateway.db"   # or "redis://127.0.0.1:6379/0"
+fetch_token = "{fetch_token}"   # LARKDOU_FETCH_TOKEN; the assistant sends it as a Bearer token
+fetch_wait = 5.0              # default /fetch long-poll, seconds (?wait= overrides)
+
+[assistant]
+port = 8888
+store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://…
+work_dir = "workdir"
+concurrency = 8               # chats answered at the same time
+
+[lark]
+domain = "https://open.feishu.cn"        # https://open.larksuite.com for Lark, or a sandbox URL
+
+[llm]
+# any OpenAI-compatible API; leave empty for extractive answers (quoted passages)
+base_url = ""
+model = ""
+api_key = ""                  # LARKDOU_LLM_API_KEY
+'''
+
+
+def render(fetch_token: str | None = None, name: str = "config.ini") -> str:
+    return TEMPLATE.format(fetch_token=fetch_token or secrets.token_urlsafe(24), name=name)
+
+
+def write_template(path: Path, *, force: bool = False) -> None:
+    """Write the template to `path`; refuses to overwrite unless `force`."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists (use --force to overwrite)")
+    text = render(name=path.name)
+    import tomllib
+
+    build_settings(tomllib.loads(text), source=str(path), env={})  # the template itself must be valid
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)

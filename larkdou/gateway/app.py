@@ -1,0 +1,232 @@
+"""The gateway ASGI app: `/event` (Lark callback), `/fetch`, `/ack`, `/healthz`, `/metrics`.
+
+`/event` answers in milliseconds: verify, decrypt, dedup, enqueue, return. Nothing slow runs inside
+the request. A store failure is a 503 so that Lark delivers the event again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import time
+from typing import Any, AsyncIterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from larkdou.config import Settings
+from larkdou.errors import EventError, StoreError
+from larkdou.gateway.ingest import DUPLICATE, Ingestor
+from larkdou.gateway.metrics import GatewayMetrics
+from larkdou.lark.events import open_envelope
+from larkdou.store import open_queue
+from larkdou.store.base import Queue
+
+log = logging.getLogger("larkdou.gateway")
+
+MAX_WAIT = 300.0
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": reason, "message": message}, status_code=status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Gateway:
+    """Request handlers; the state they share lives here, not in globals."""
+
+    def __init__(self, settings: Settings, queue: Queue | None):
+        self.settings = settings
+        self.queue = queue
+        self.own_queue = queue is None
+        self.metrics = GatewayMetrics()
+        self.ingestor: Ingestor | None = Ingestor(settings, queue) if queue else None
+        lg = settings.lark_group
+        self.encrypt_key = lg.encrypt_key.get_secret_value()
+        self.verification_token = lg.verification_token.get_secret_value()
+        self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.queue is None:
+            self.queue = await open_queue(self.settings.gateway_store_url,
+                                          dedup_ttl=self.settings.gateway.dedup_hours * 3600)
+            self.ingestor = Ingestor(self.settings, self.queue)
+        try:
+            yield
+        finally:
+            if self.own_queue and self.queue is not None:
+                await self.queue.close()
+
+    # ---- POST /event ------------------------------------------------------------------------
+    async def event(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await self._event(request)
+        finally:
+            self.metrics.latency.observe(time.perf_counter() - started)
+        return response
+
+    def _reject(self, request: Request, status: int, reason: str, message: str) -> JSONResponse:
+        self.metrics.events.labels("rejected").inc()
+        self.metrics.rejected.labels(reason).inc()
+        client = request.client.host if request.client else "?"
+        log.warning("rejected /event from %s: %s (%s)", client, reason, message)
+        return _error(status, reason, message)
+
+    async def _event(self, request: Request) -> Response:
+        assert self.ingestor is not None
+        try:
+            body = await _read_body(request, self.settings.gateway.max_body_bytes)
+        except _TooLarge:
+            return self._reject(request, 413, "too_large", "body over the size limit")
+        except ClientDisconnect:
+            return self._reject(request, 400, "disconnected", "client went away")
+        try:
+            env = open_envelope(body, request.headers, encrypt_key=self.encrypt_key,
+                                verification_token=self.verification_token)
+            if env.challenge is not None:
+                self.metrics.events.labels("challenge").inc()
+                log.info("answered url_verification challenge")
+                return JSONResponse({"challenge": env.challenge})
+            outcome = await self.ingestor.ingest_envelope(env)
+        except EventError as exc:
+            return self._reject(request, exc.status, exc.reason, str(exc))
+        except StoreError as exc:
+            self.metrics.events.labels("store_error").inc()
+            log.error("store unavailable, answering 503 so Lark retries: %s", exc)
+            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+        self.metrics.events.labels(outcome).inc()
+        if outcome == DUPLICATE:
+            self.metrics.duplicates.inc()
+        elif outcome == "ignored":
+            self.metrics.ignored.labels(env.event_type or "unknown").inc()
+        return JSONResponse({"msg": "success"})
+
+    # ---- /fetch and /ack --------------------------------------------------------------------
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.fetch_token)
+
+    def _unauthorized(self) -> JSONResponse:
+        resp = _error(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
+        resp.headers["WWW-Authenticate"] = "Bearer"
+        return resp
+
+    @staticmethod
+    def _seconds(request: Request, name: str, default: float, high: float) -> float:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise EventError(f"{name} must be a number of seconds", reason=f"bad_{name}") from None
+        if not 0 <= value <= high:
+            raise EventError(f"{name} must be between 0 and {high:g}", reason=f"bad_{name}")
+        return value
+
+    async def fetch(self, request: Request) -> Response:
+        if not self._authorized(request):
+            self.metrics.fetches.labels("unauthorized").inc()
+            return self._unauthorized()
+        assert self.queue is not None
+        gw = self.settings.gateway
+        try:
+            wait = self._seconds(request, "wait", gw.fetch_wait, MAX_WAIT)
+            lease = self._seconds(request, "lease", gw.lease_seconds, 24 * 3600)
+        except EventError as exc:
+            return _error(400, exc.reason, str(exc))
+        if lease <= 0:
+            return _error(400, "bad_lease", "lease must be more than 0")
+        try:
+            delivery = await self.queue.lease(lease, wait=wait)
+        except StoreError as exc:
+            self.metrics.fetches.labels("store_error").inc()
+            log.error("store unavailable during /fetch: %s", exc)
+            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+        if delivery is None:
+            self.metrics.fetches.labels("empty").inc()
+            return JSONResponse({})
+        self.metrics.fetches.labels("message").inc()
+        log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", delivery.message.group_id,
+                 delivery.message.msg_id, delivery.delivery_id, delivery.attempts)
+        out = delivery.message.to_fetch_dict(delivery.delivery_id)
+        out["attempts"] = delivery.attempts
+        return JSONResponse(out)
+
+    async def ack(self, request: Request) -> Response:
+        if not self._authorized(request):
+            self.metrics.acks.labels("unauthorized").inc()
+            return self._unauthorized()
+        assert self.queue is not None
+        try:
+            data: Any = json.loads(await _read_body(request, 64 * 1024))
+        except (ValueError, _TooLarge):
+            return _error(400, "not_json", 'send {"delivery_id": "…"}')
+        delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
+        if not isinstance(delivery_id, str) or not delivery_id:
+            return _error(400, "missing_fields", 'send {"delivery_id": "…"}')
+        try:
+            acked = await self.queue.ack(delivery_id)
+        except StoreError as exc:
+            log.error("store unavailable during /ack: %s", exc)
+            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+        self.metrics.acks.labels("acked" if acked else "stale").inc()
+        return JSONResponse({"acked": acked})
+
+    # ---- health and metrics -------------------------------------------------------------------
+    async def healthz(self, request: Request) -> Response:
+        assert self.queue is not None
+        try:
+            await self.queue.ping()
+            depth = await self.queue.depth()
+        except StoreError:
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "store": "ok", "depth": depth})
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        if self.queue is not None:
+            with contextlib.suppress(StoreError):
+                for lane, n in (await self.queue.depth()).items():
+                    self.metrics.depth.labels(lane).set(n)
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/event", self.event, methods=["POST"]),
+            Route("/fetch", self.fetch, methods=["POST", "GET"]),
+            Route("/ack", self.ack, methods=["POST"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+        ]
+
+
+def create_app(settings: Settings, *, queue: Queue | None = None) -> Starlette:
+    """The gateway app. With `queue=None` it opens `settings.gateway_store_url` in its lifespan;
+    a queue passed in (standalone mode) is used as is and not closed."""
+    gw = Gateway(settings, queue)
+    app = Starlette(routes=gw.routes(), lifespan=gw.lifespan)
+    app.state.gateway = gw
+    return app

@@ -1,0 +1,29 @@
+"""`larkdou gateway`: run the gateway app under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from larkdou.config import Settings, require
+from larkdou.gateway.app import create_app
+from larkdou.serving import config_for
+
+log = logging.getLogger("larkdou.gateway")
+
+
+def check_gateway_settings(settings: Settings) -> None:
+    """The gateway refuses to start without what it needs to verify Lark and guard /fetch."""
+    require(settings, "frontend.lark_group.verification_token", "gateway.fetch_token")
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    check_gateway_settings(settings)
+    host = host or settings.gateway.host
+    port = port or settings.gateway.port
+    if not settings.lark_group.encrypt_key.get_secret_value():
+        log.warning("no [frontend.lark_group] encrypt_key: events are accepted unsigned (token check only)")
+    log.info("gateway on http://%s:%d  (Lark callback: /event, assistant: /fetch), store %s",
+             host, port, settings.gateway_store_url.split("@")[-1])
+    uvicorn.Server(config_for(create_app(settings), host, port)).run()
