@@ -1,0 +1,303 @@
+"""The Lark Open API client: one pooled HTTP client, one request choke-point.
+
+`LarkClient._request` is the only place that talks to Lark. It adds the tenant token (cached, fetched
+once for all concurrent callers, refetched once on 99991663), keeps the per-app and per-chat rate
+limits, waits out rate-limit answers for as long as `x-ogw-ratelimit-reset` says, retries 5xx,
+timeouts and connection errors with jittered exponential backoff, and turns every other failure into
+a typed exception from `larkdou.errors` without retrying it. Every send and reply carries a `uuid`
+(see `reply_uuid`), so a retry never posts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+import httpx
+
+from larkdou.config import Settings
+from larkdou.errors import LarkAPIError, LarkAuthError, LarkRateLimited, LarkServerError
+from larkdou.lark.codes import CHAT_FREQUENCY_LIMIT, TOKEN_INVALID, error_for
+from larkdou.lark.ratelimit import KeyedRateLimiter, RateLimiter
+from larkdou.lark.text import TEXT_BODY_MAX, UUID_MAX, encoded_size, reply_uuid, split_text, text_content
+
+__all__ = ["BotInfo", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+TOKEN_MARGIN = 300.0  # refetch this long before the token expires (Lark issues a new one < 30 min)
+MAX_BACKOFF = 10.0
+PAGE_SIZE_MAX = 50
+
+
+@dataclass(frozen=True)
+class BotInfo:
+    open_id: str
+    app_name: str
+
+
+@dataclass(frozen=True)
+class SentInfo:
+    message_id: str
+    chat_id: str
+    create_time_ms: int
+
+
+class TokenCache:
+    """The tenant token, fetched lazily; concurrent callers share one fetch.
+
+    Cached until `expire - margin`, where the margin is `TOKEN_MARGIN` or a tenth of the lifetime,
+    whichever is shorter (short-lived sandbox tokens).
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]], *,
+                 clock: Callable[[], float] = time.monotonic):
+        self._fetch = fetch
+        self._clock = clock
+        self._token = ""
+        self._good_until = 0.0
+        self._pending: asyncio.Future[str] | None = None
+        self.fetches = 0
+
+    async def get(self) -> str:
+        """A valid token, fetching one if needed."""
+        if self._token and self._clock() < self._good_until:
+            return self._token
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh())
+            self._pending.add_done_callback(_retrieve)
+        # shield: one caller being cancelled must not cancel the fetch the others wait for
+        return await asyncio.shield(self._pending)
+
+    def invalidate(self, token: str) -> None:
+        """Forget `token` (Lark rejected it); a newer token fetched meanwhile is kept."""
+        if token == self._token:
+            self._token = ""
+
+    async def aclose(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pending
+
+    async def _refresh(self) -> str:
+        try:
+            self.fetches += 1
+            token, ttl = await self._fetch()
+            self._token = token
+            self._good_until = self._clock() + ttl - min(TOKEN_MARGIN, ttl / 10)
+            return token
+        finally:
+            self._pending = None
+
+
+def _retrieve(fut: asyncio.Future[str]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # marks it retrieved when every waiter was cancelled
+
+
+class LarkClient:
+    """Async client for the few Open APIs larkdou uses. Use as `async with LarkClient(settings)`."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
+        cfg = settings.lark
+        self._app_id = settings.lark_group.app_id
+        self._app_secret = settings.lark_group.app_secret
+        self._max_retries = cfg.max_retries
+        self._backoff = cfg.retry_backoff
+        self._http = httpx.AsyncClient(
+            base_url=cfg.domain, timeout=cfg.timeout, transport=transport,
+            headers={"User-Agent": "larkdou"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self._tokens = TokenCache(self._fetch_token)
+        self._app_limit = RateLimiter(cfg.app_rate)
+        self._chat_limit = KeyedRateLimiter(cfg.chat_rate)
+
+    async def __aenter__(self) -> LarkClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._tokens.aclose()
+        await self._http.aclose()
+
+    # ---- the API --------------------------------------------------------------------------
+
+    async def bot_info(self) -> BotInfo:
+        """The bot's own open_id and name (`GET /open-apis/bot/v3/info`)."""
+        body = await self._request("GET", "/open-apis/bot/v3/info")
+        bot = body.get("bot") or (body.get("data") or {}).get("bot") or {}
+        if not bot.get("open_id"):
+            raise LarkAPIError(-1, "bot info has no open_id")
+        return BotInfo(open_id=str(bot["open_id"]), app_name=str(bot.get("app_name", "")))
+
+    async def send_text(self, chat_id: str, text: str, *, uuid: str) -> SentInfo:
+        """Post `text` into chat `chat_id`. The same `uuid` within an hour posts at most once."""
+        _check_text(text, uuid)
+        body = await self._request(
+            "POST", "/open-apis/im/v1/messages", params={"receive_id_type": "chat_id"},
+            json_body={"receive_id": chat_id, "msg_type": "text", "content": text_content(text), "uuid": uuid},
+            chat_id=chat_id,
+        )
+        return _sent(body, chat_id)
+
+    async def reply_text(self, message_id: str, text: str, *, uuid: str, reply_in_thread: bool = False,
+                         chat_id: str = "") -> SentInfo:
+        """Reply to `message_id` (quoting it). `chat_id`, when known, keeps the per-chat rate limit."""
+        _check_text(text, uuid)
+        body = await self._request(
+            "POST", f"/open-apis/im/v1/messages/{_seg(message_id)}/reply",
+            json_body={"msg_type": "text", "content": text_content(text), "reply_in_thread": reply_in_thread,
+                       "uuid": uuid},
+            chat_id=chat_id,
+        )
+        return _sent(body, chat_id)
+
+    async def recall(self, message_id: str, *, chat_id: str = "") -> None:
+        """Recall (delete) one of the bot's messages.
+
+        Raises RecallWindowError (too old), NotOwnMessageError, MessageGoneError (already recalled
+        or deleted), or another LarkAPIError.
+        """
+        await self._request("DELETE", f"/open-apis/im/v1/messages/{_seg(message_id)}", log_chat_id=chat_id)
+
+    async def list_messages(self, chat_id: str, page_size: int = 50) -> list[dict[str, Any]]:
+        """Every message of a chat, oldest first, following all pages."""
+        if not 1 <= page_size <= PAGE_SIZE_MAX:
+            raise ValueError(f"page_size must be 1..{PAGE_SIZE_MAX}")
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"container_id_type": "chat", "container_id": chat_id, "page_size": page_size}
+        while True:
+            data = (await self._request("GET", "/open-apis/im/v1/messages", params=params,
+                                        log_chat_id=chat_id)).get("data") or {}
+            items.extend(data.get("items") or [])
+            token = data.get("page_token")
+            if not data.get("has_more") or not token:
+                return items
+            params = {**params, "page_token": token}
+
+    # ---- the choke-point ------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                       json_body: dict[str, Any] | None = None, chat_id: str = "", log_chat_id: str = "",
+                       auth: bool = True) -> dict[str, Any]:
+        """One Open API call with token, limits, retries; returns the decoded body of a success.
+
+        `chat_id` puts the call under that chat's send limit; `log_chat_id` only names it in logs.
+        """
+        content = json.dumps(json_body, ensure_ascii=False).encode("utf-8") if json_body is not None else None
+        failures = rate_waits = 0
+        token_refetched = False
+        while True:
+            token = ""
+            headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else {}
+            if auth:
+                await self._app_limit.acquire()
+                if chat_id:
+                    await self._chat_limit.acquire(chat_id)
+                token = await self._tokens.get()
+                headers["Authorization"] = f"Bearer {token}"
+            body, err = await self._send(method, path, params, content, headers)
+            if err is None:
+                return body
+            if auth and err.code == TOKEN_INVALID and not token_refetched:
+                token_refetched = True
+                self._tokens.invalidate(token)
+                log.info("lark %s %s: token rejected, fetching a new one (log_id=%s)", method, path, err.log_id)
+                continue
+            if isinstance(err, LarkRateLimited) and rate_waits < self._max_retries:
+                rate_waits += 1
+                await self._wait_rate_limit(err, chat_id)
+                continue
+            if isinstance(err, LarkServerError) and failures < self._max_retries:
+                delay = min(MAX_BACKOFF, self._backoff * 2 ** failures) * random.uniform(0.5, 1.0)
+                failures += 1
+                log.info("lark %s %s: %s (code=%s log_id=%s), retry %d in %.2fs", method, path,
+                         err.msg, err.code, err.log_id, failures, delay)
+                await asyncio.sleep(delay)
+                continue
+            log.warning("lark %s %s failed: code=%s http=%s msg=%r log_id=%s chat_id=%s", method, path,
+                        err.code, err.http_status, err.msg, err.log_id, chat_id or log_chat_id or "-")
+            raise err
+
+    async def _send(self, method: str, path: str, params: dict[str, Any] | None, content: bytes | None,
+                    headers: dict[str, str]) -> tuple[dict[str, Any], LarkAPIError | None]:
+        try:
+            resp = await self._http.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            return {}, LarkServerError(-1, f"timeout ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            return {}, LarkServerError(-1, f"connection failed ({type(exc).__name__}: {exc})")
+        try:
+            decoded = resp.json()
+        except ValueError:
+            decoded = None
+        body = decoded if isinstance(decoded, dict) else None
+        return body or {}, error_for(resp.status_code, body, resp.headers)
+
+    async def _wait_rate_limit(self, err: LarkRateLimited, chat_id: str) -> None:
+        # A per-chat limit holds back only that chat; anything else holds back the whole app.
+        if err.code == CHAT_FREQUENCY_LIMIT and chat_id:
+            self._chat_limit.pause(chat_id, err.retry_after)
+        elif err.code != CHAT_FREQUENCY_LIMIT:
+            self._app_limit.pause(err.retry_after)
+        log.info("lark rate limited (code=%s log_id=%s chat_id=%s), waiting %.2fs", err.code, err.log_id,
+                 chat_id or "-", err.retry_after)
+        await asyncio.sleep(err.retry_after)
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        secret = self._app_secret.get_secret_value()
+        if not self._app_id or not secret:
+            raise LarkAuthError(-1, "app_id and app_secret are required ([frontend.lark_group])")
+        try:
+            body = await self._request("POST", TOKEN_PATH, auth=False,
+                                       json_body={"app_id": self._app_id, "app_secret": secret})
+        except (LarkAuthError, LarkServerError, LarkRateLimited):
+            raise
+        except LarkAPIError as exc:
+            raise LarkAuthError(exc.code, f"tenant token refused: {exc.msg}", http_status=exc.http_status,
+                                log_id=exc.log_id) from None
+        token, expire = body.get("tenant_access_token"), body.get("expire")
+        if not isinstance(token, str) or not token or not isinstance(expire, (int, float)) or expire <= 0:
+            raise LarkAuthError(-1, "tenant token answer lacks tenant_access_token / expire")
+        return token, float(expire)
+
+
+def _seg(value: str) -> str:
+    if not value:
+        raise ValueError("message_id must not be empty")
+    return quote(value, safe="")
+
+
+def _check_text(text: str, uuid: str) -> None:
+    if not text.strip():
+        raise ValueError("text must not be empty")
+    if not uuid or len(uuid) > UUID_MAX:
+        raise ValueError(f"uuid must be 1..{UUID_MAX} characters")
+    if encoded_size(text) > TEXT_BODY_MAX - 1024:
+        raise ValueError("text too long for one Lark message; split it with split_text()")
+
+
+def _sent(body: dict[str, Any], chat_id: str) -> SentInfo:
+    data = body.get("data") or {}
+    message_id = data.get("message_id")
+    if not message_id:
+        raise LarkAPIError(-1, "send answer has no message_id")
+    try:
+        created = int(data.get("create_time") or 0)
+    except (TypeError, ValueError):
+        created = 0
+    return SentInfo(message_id=str(message_id), chat_id=str(data.get("chat_id") or chat_id),
+                    create_time_ms=created)

@@ -1,0 +1,91 @@
+"""Async, fair rate limiters for the Open API: one for the app, one per chat.
+
+Each caller reserves the next free slot the moment it asks (first come, first served) and sleeps
+until that slot, so concurrent callers go out evenly spaced and in arrival order. Slots are spaced
+a little wider than 1/rate (`HEADROOM`) so that network jitter does not push two calls into the same
+window of Lark's counter. A rate-limit answer from Lark pushes all later slots back (`pause`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Awaitable, Callable
+
+HEADROOM = 0.9  # run at 90% of the configured rate
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateLimiter:
+    """At most `rate` calls per second, spaced evenly, granted in the order they were asked for."""
+
+    def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._interval = 1.0 / (rate * HEADROOM)
+        self._clock = clock
+        self._sleep = sleep
+        self._next = float("-inf")  # the earliest free slot
+
+    def reserve(self) -> float:
+        """Take the next slot now; returns how long to wait for it (seconds)."""
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        delay = self.reserve()
+        if delay > 0:
+            await self._sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """Grant no slot for the next `seconds` (Lark said: wait this long)."""
+        self._next = max(self._next, self._clock() + seconds)
+
+    @property
+    def idle(self) -> bool:
+        """True when nobody holds a future slot (the limiter can be forgotten)."""
+        return self._clock() >= self._next
+
+
+class KeyedRateLimiter:
+    """One `RateLimiter` per key (e.g. chat_id); idle ones are forgotten once there are many."""
+
+    def __init__(self, rate: float, *, max_keys: int = 1024, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep):
+        self.rate = rate
+        self._max_keys = max_keys
+        self._clock = clock
+        self._sleep = sleep
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+
+    def get(self, key: str) -> RateLimiter:
+        """The limiter of `key`, created on first use."""
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            if len(self._limiters) >= self._max_keys:
+                self._forget_idle()
+            limiter = RateLimiter(self.rate, clock=self._clock, sleep=self._sleep)
+            self._limiters[key] = limiter
+        else:
+            self._limiters.move_to_end(key)
+        return limiter
+
+    async def acquire(self, key: str) -> None:
+        await self.get(key).acquire()
+
+    def pause(self, key: str, seconds: float) -> None:
+        self.get(key).pause(seconds)
+
+    def __len__(self) -> int:
+        return len(self._limiters)
+
+    def _forget_idle(self) -> None:
+        for key in [k for k, lim in self._limiters.items() if lim.idle]:
+            del self._limiters[key]

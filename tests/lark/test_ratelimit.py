@@ -1,0 +1,84 @@
+"""Rate limiters: even spacing, arrival order, per-key independence, pauses from Lark."""
+
+from __future__ import annotations
+
+import asyncio
+
+from larkdou.lark.ratelimit import KeyedRateLimiter, RateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def max_in_any_second(times: list[float]) -> int:
+    return max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+
+
+def slots(limiter: RateLimiter, clock: Clock, n: int) -> list[float]:
+    return [clock.now + limiter.reserve() for _ in range(n)]
+
+
+def test_burst_is_spread_to_at_most_rate_per_second() -> None:
+    clock = Clock()
+    limiter = RateLimiter(5, clock=clock)
+    times = slots(limiter, clock, 40)
+    assert times[0] == 0.0
+    assert times == sorted(times)
+    assert max_in_any_second(times) <= 5
+    # and it does use the rate: 40 calls need no more than 40 / (5 * 0.85) seconds
+    assert times[-1] < 40 / (5 * 0.85)
+
+
+def test_an_idle_limiter_grants_at_once() -> None:
+    clock = Clock()
+    limiter = RateLimiter(5, clock=clock)
+    slots(limiter, clock, 3)
+    clock.now = 100.0
+    assert limiter.idle
+    assert limiter.reserve() == 0.0
+
+
+def test_pause_holds_back_every_later_slot() -> None:
+    clock = Clock()
+    limiter = RateLimiter(50, clock=clock)
+    limiter.pause(3.0)
+    assert not limiter.idle
+    times = slots(limiter, clock, 10)
+    assert min(times) >= 3.0
+
+
+def test_chats_are_limited_independently() -> None:
+    clock = Clock()
+    chats = KeyedRateLimiter(5, clock=clock)
+    busy = [clock.now + chats.get("oc_busy").reserve() for _ in range(20)]
+    assert busy[-1] > 3.0
+    assert chats.get("oc_quiet").reserve() == 0.0
+    chats.pause("oc_quiet", 2.0)
+    assert chats.get("oc_other").reserve() == 0.0
+
+
+def test_idle_chats_are_forgotten_when_there_are_many() -> None:
+    clock = Clock()
+    chats = KeyedRateLimiter(5, max_keys=10, clock=clock)
+    for i in range(10):
+        chats.get(f"oc_{i}").reserve()
+    clock.now = 10.0
+    chats.get("oc_new")
+    assert len(chats) == 1
+
+
+async def test_concurrent_callers_are_served_in_arrival_order() -> None:
+    limiter = RateLimiter(2000)
+    done: list[int] = []
+
+    async def call(i: int) -> None:
+        await limiter.acquire()
+        done.append(i)
+
+    await asyncio.gather(*(call(i) for i in range(30)))
+    assert done == list(range(30))
