@@ -1,0 +1,97 @@
+"""The assistant's HTTP API (port 8888): `/healthz`, `/metrics`, `POST /api/ask`.
+
+`/api/ask` runs the answerer on a text and returns its decision and answer; nothing is sent to Lark.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Awaitable, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from larkdou.answer.base import Answerer
+from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.errors import StoreError
+from larkdou.message import Message
+
+MAX_ASK_BYTES = 64 * 1024
+MAX_ASK_CHARS = 8000
+CHAT_TYPES = ("group", "p2p")
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": reason, "message": message}, status_code=status)
+
+
+class _BadRequest(Exception):
+    def __init__(self, reason: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.reason, self.status = reason, status
+
+
+def ask_message(data: Any) -> Message:
+    """Validate an `/api/ask` body into the message the answerer sees."""
+    if not isinstance(data, dict):
+        raise _BadRequest("not_an_object", 'send a JSON object like {"text": "…"}')
+    unknown = set(data) - {"text", "chat_type", "mentioned"}
+    if unknown:
+        raise _BadRequest("unknown_field", f"unknown field(s): {', '.join(sorted(unknown))}")
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _BadRequest("missing_text", '"text" must be a non-empty string')
+    if len(text) > MAX_ASK_CHARS:
+        raise _BadRequest("text_too_long", f'"text" is longer than {MAX_ASK_CHARS} characters', 413)
+    chat_type = data.get("chat_type", "group")
+    if chat_type not in CHAT_TYPES:
+        raise _BadRequest("bad_chat_type", '"chat_type" must be "group" or "p2p"')
+    mentioned = data.get("mentioned", False)
+    if not isinstance(mentioned, bool):
+        raise _BadRequest("bad_mentioned", '"mentioned" must be true or false')
+    return Message(msg_id=f"api_{uuid.uuid4().hex}", group_id="api", content=text.strip(),
+                   chat_type=chat_type, mentioned_bot=mentioned, source="api")
+
+
+def create_app(answerer: Answerer, metrics: AssistantMetrics,
+               checks: list[Callable[[], Awaitable[None]]]) -> Starlette:
+    """The API app. `checks` are the store pings `/healthz` runs (each raises StoreError when down)."""
+
+    async def healthz(request: Request) -> Response:
+        try:
+            for check in checks:
+                await check()
+        except StoreError:
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "store": "ok"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def ask(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        too_large = _error(413, "too_large", f"the body is larger than {MAX_ASK_BYTES} bytes")
+        if declared.isdigit() and int(declared) > MAX_ASK_BYTES:
+            return too_large
+        body = await request.body()
+        if len(body) > MAX_ASK_BYTES:
+            return too_large
+        try:
+            msg = ask_message(json.loads(body))
+        except ValueError:
+            return _error(400, "not_json", 'send a JSON object like {"text": "…"}')
+        except _BadRequest as exc:
+            return _error(exc.status, exc.reason, str(exc))
+        decision = await answerer.decide(msg)
+        return JSONResponse({"answer": decision.answer, "reason": decision.reason, "text": decision.text,
+                             "sources": decision.sources, "score": decision.score})
+
+    return Starlette(routes=[
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/api/ask", ask, methods=["POST"]),
+    ])

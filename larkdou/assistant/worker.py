@@ -1,0 +1,236 @@
+"""The dispatch loop: recall commands at once, answers in per-chat ordered lanes, chats concurrently.
+
+- A recall command runs as soon as it is fetched, never behind an answer (the gateway hands out the
+  recall lane first; here it skips the chat lanes too).
+- Messages of one chat are handled one after another, in the order fetched; different chats run
+  concurrently, at most `[assistant] concurrency` answers being generated at a time.
+- A message is acked only after it is fully handled (answered, skipped or recalled). Exactly one
+  answer: a message whose answer is in the ledger is skipped, and every send carries a `uuid` derived
+  from the source message id, so a crash between sending and recording cannot post twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from larkdou.answer.base import Answerer, Decision
+from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.assistant.recall import Recaller
+from larkdou.assistant.sources import Source
+from larkdou.config import Settings
+from larkdou.errors import LarkAPIError, LarkRateLimited, LarkServerError, MessageGoneError
+from larkdou.lark.client import reply_uuid, split_text
+from larkdou.message import Message
+from larkdou.store.base import Delivery, Ledger, SentMessage
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5  # unexpected errors on one message before it is given up (acked)
+
+
+@dataclass
+class Outcome:
+    """How a message was handled. `ack` false: left unacked so that the gateway delivers it again."""
+
+    status: str  # "answered" | "skipped" | "recalled" | "retry"
+    reason: str = ""
+    ack: bool = True
+
+
+class Worker:
+    """Pulls from a `Source`, answers through an `Answerer`, sends with a Lark client."""
+
+    def __init__(self, settings: Settings, source: Source, client, answerer: Answerer,  # type: ignore[no-untyped-def]
+                 ledger: Ledger, metrics: AssistantMetrics, *, bot_open_id: str = ""):
+        self.settings = settings
+        self.source = source
+        self.client = client
+        self.answerer = answerer
+        self.ledger = ledger
+        self.metrics = metrics
+        self.bot_open_id = bot_open_id
+        self.recaller = Recaller(ledger, client, metrics, concurrency=settings.assistant.recall_concurrency)
+        self._answering = asyncio.Semaphore(settings.assistant.concurrency)
+        self._room = asyncio.Semaphore(max(64, settings.assistant.concurrency * 8))  # fetched, not acked
+        self._lanes: dict[str, collections.deque[Message]] = {}
+        self._lane_tasks: dict[str, asyncio.Task] = {}
+        self._recall_tasks: set[asyncio.Task] = set()
+        self._generating: dict[str, tuple[asyncio.Task, Message]] = {}
+        self._pending: dict[str, str] = {}  # msg_id -> latest delivery_id
+        self._failures: collections.Counter[str] = collections.Counter()
+        self._outcomes: collections.OrderedDict[str, Outcome] = collections.OrderedDict()
+        self._changed = asyncio.Condition()
+
+    # ---- the loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Fetch and dispatch until cancelled; on cancellation, stops every lane (unacked messages
+        are delivered again later)."""
+        try:
+            while True:
+                await self._room.acquire()
+                try:
+                    delivery = await self.source.next()
+                except BaseException:
+                    self._room.release()
+                    raise
+                if delivery is None:
+                    self._room.release()
+                else:
+                    self._dispatch(delivery)
+        finally:
+            await self._stop_all()
+
+    def _dispatch(self, delivery: Delivery) -> None:
+        msg = delivery.message
+        if msg.msg_id in self._pending:  # the lease ran out while we still hold it: ack the new one
+            self._pending[msg.msg_id] = delivery.delivery_id
+            self._room.release()
+            return
+        self._pending[msg.msg_id] = delivery.delivery_id
+        if msg.is_recall:
+            task = asyncio.create_task(self._handle(msg, self._recall), name=f"recall-{msg.group_id}")
+            self._recall_tasks.add(task)
+            task.add_done_callback(self._recall_tasks.discard)
+            return
+        self._lanes.setdefault(msg.group_id, collections.deque()).append(msg)
+        if msg.group_id not in self._lane_tasks:
+            self._lane_tasks[msg.group_id] = asyncio.create_task(self._lane(msg.group_id),
+                                                                 name=f"lane-{msg.group_id}")
+
+    async def _lane(self, chat_id: str) -> None:
+        lane = self._lanes[chat_id]
+        try:
+            while lane:
+                await self._handle(lane.popleft(), self._answer)
+        finally:
+            self._lanes.pop(chat_id, None)
+            self._lane_tasks.pop(chat_id, None)
+
+    async def _handle(self, msg: Message, how) -> None:  # type: ignore[no-untyped-def]
+        try:
+            outcome = await how(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._failures[msg.msg_id] += 1
+            log.exception("chat=%s message=%s: handling failed", msg.group_id, msg.msg_id)
+            outcome = Outcome("skipped", "error", ack=self._failures[msg.msg_id] >= MAX_FAILURES)
+        delivery_id = self._pending.pop(msg.msg_id, "")
+        try:
+            if outcome.ack and delivery_id:
+                await self.source.ack(delivery_id)
+                self._failures.pop(msg.msg_id, None)
+        finally:
+            self._room.release()
+        if outcome.status == "skipped":
+            self.metrics.skipped.labels(reason=outcome.reason).inc()
+        log.info("chat=%s message=%s event=%s: %s %s", msg.group_id, msg.msg_id, msg.event_id,
+                 outcome.status, outcome.reason)
+        await self._remember(msg.msg_id, outcome)
+
+    # ---- recall -----------------------------------------------------------------------------
+    async def _recall(self, msg: Message) -> Outcome:
+        allow = self.settings.lark_group.recall_allow
+        if allow and msg.user_id not in allow:
+            return Outcome("skipped", "recall_not_allowed")
+        report = await self.recaller.recall_chat(msg.group_id, msg.msg_time, cancel=self._cancel_older)
+        if not report.complete:
+            return Outcome("retry", "recall_incomplete", ack=False)
+        return Outcome("recalled", f"{len(report.recalled)} recalled, {len(report.too_old)} too old")
+
+    def _cancel_older(self, chat_id: str, mark_ms: int) -> None:
+        current = self._generating.get(chat_id)
+        if current is not None and current[1].msg_time <= mark_ms:
+            current[0].cancel()
+
+    # ---- answering --------------------------------------------------------------------------
+    async def _answer(self, msg: Message) -> Outcome:
+        started = time.monotonic()
+        if msg.sender_type == "app" or (self.bot_open_id and msg.user_id == self.bot_open_id):
+            return Outcome("skipped", "own_message")
+        if self.bot_open_id and any(m.open_id == self.bot_open_id for m in msg.mentions):
+            msg.mentioned_bot = True
+        if await self.recaller.is_stale(msg.group_id, msg.msg_time):
+            return Outcome("skipped", "recalled")
+        if await self.ledger.sent_for_source(msg.msg_id):
+            return Outcome("skipped", "already_answered")
+        async with self._answering:
+            decision = await self._generate(msg)
+        if decision is None:
+            return Outcome("skipped", "recalled")
+        if not decision.answer or not decision.text.strip():
+            return Outcome("skipped", decision.reason or "no_answer")
+        if await self.recaller.is_stale(msg.group_id, msg.msg_time):
+            return Outcome("skipped", "recalled")
+        outcome = await self._send(msg, decision.text)
+        if outcome.status == "answered":
+            self.metrics.answered.inc()
+            self.metrics.answer_latency.observe(time.monotonic() - started)
+        return outcome
+
+    async def _generate(self, msg: Message) -> Decision | None:
+        """The answerer's decision, or None when a recall in the chat cancelled it."""
+        task = asyncio.create_task(self.answerer.decide(msg))
+        self._generating[msg.group_id] = (task, msg)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.cancelled() and not (me is not None and me.cancelling()):
+                return None
+            task.cancel()
+            raise
+        finally:
+            self._generating.pop(msg.group_id, None)
+
+    async def _send(self, msg: Message, text: str) -> Outcome:
+        for index, chunk in enumerate(split_text(text)):
+            try:
+                info = await self.client.reply_text(
+                    msg.msg_id, chunk, uuid=reply_uuid(msg.msg_id, index),
+                    reply_in_thread=self.settings.lark_group.reply_in_thread, chat_id=msg.group_id)
+            except MessageGoneError:
+                return Outcome("skipped", "question_gone")
+            except LarkAPIError as exc:
+                self.metrics.send_failures.labels(code=str(exc.code)).inc()
+                log.warning("chat=%s message=%s: reply failed code=%s http=%s log_id=%s", msg.group_id,
+                            msg.msg_id, exc.code, exc.http_status, exc.log_id)
+                retry = isinstance(exc, (LarkServerError, LarkRateLimited))
+                return Outcome("retry" if retry else "skipped", "send_failed", ack=not retry)
+            sent = SentMessage(message_id=info.message_id, chat_id=info.chat_id or msg.group_id,
+                               source_msg_id=msg.msg_id, sent_at_ms=info.create_time_ms)
+            if not await self.recaller.record_and_guard(sent, msg.msg_time):
+                return Outcome("skipped", "recalled")
+        return Outcome("answered")
+
+    # ---- observing and stopping -------------------------------------------------------------
+    async def _remember(self, msg_id: str, outcome: Outcome) -> None:
+        async with self._changed:
+            self._outcomes[msg_id] = outcome
+            while len(self._outcomes) > 10000:
+                self._outcomes.popitem(last=False)
+            self._changed.notify_all()
+
+    async def wait_handled(self, msg_id: str, timeout: float = 30.0) -> Outcome:
+        """Wait until this process has handled `msg_id` (for the demo and tests); TimeoutError else."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(lambda: msg_id in self._outcomes)
+                return self._outcomes[msg_id]
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    async def _stop_all(self) -> None:
+        tasks = list(self._lane_tasks.values()) + list(self._recall_tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,179 @@
+"""`larkdou demo`: sandbox + gateway + assistant on the bundled sample knowledge base, in one process.
+
+It writes a config with generated sandbox credentials into a work dir (temporary unless given),
+builds the sample knowledge base, plays a short scripted conversation in a sandbox group, prints the
+transcript, then keeps running and prints the sandbox page's URL so that you can chat with the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+import tomli_w
+
+from larkdou.assistant.main import Running, running
+from larkdou.config import Settings, build_settings
+from larkdou.serving import serving
+
+DEMO_CHAT = "oc_demo_group"
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Line:
+    user: str
+    text: str
+    mention_bot: bool = False
+
+
+SCRIPT = [
+    Line("小明", "BM25 检索的原理是什么？"),
+    Line("小红", "今天中午吃什么？"),
+    Line("小明", "1"),
+    Line("小明", "2"),
+    Line("小明", "3"),
+    Line("小红", "豆哥撤回"),
+]
+
+
+def _port(preferred: int) -> int:
+    """`preferred` when it is free on the loopback, else any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((HOST, candidate))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port")
+
+
+def demo_config(work_dir: Path) -> dict[str, Any]:
+    """A complete config for the demo: loopback ports, generated credentials, SQLite stores."""
+    sandbox, gateway, assistant = _port(7777), _port(6666), _port(8888)
+    return {
+        "frontend": {
+            "type": "lark_group",
+            "webhook_url": f"http://{HOST}:{gateway}/fetch",
+            "lark_group": {
+                "app_id": "cli_demo" + secrets.token_hex(6),
+                "app_secret": secrets.token_urlsafe(24),
+                "encrypt_key": secrets.token_urlsafe(16),
+                "verification_token": secrets.token_urlsafe(16),
+            },
+        },
+        "gateway": {"host": HOST, "port": gateway, "fetch_token": secrets.token_urlsafe(24),
+                    "store": f"sqlite:///{work_dir / 'gateway.db'}", "fetch_wait": 5.0},
+        "assistant": {"host": HOST, "port": assistant, "work_dir": str(work_dir),
+                      "store": f"sqlite:///{work_dir / 'assistant.db'}", "fetch_wait": 5.0},
+        "lark": {"domain": f"http://{HOST}:{sandbox}"},
+        "sandbox": {"host": HOST, "port": sandbox, "callback": f"http://{HOST}:{gateway}/event"},
+    }
+
+
+def write_config(work_dir: Path) -> Settings:
+    """Write `config.ini` into `work_dir` (kept when it exists) and load it."""
+    path = work_dir / "config.ini"
+    if not path.exists():
+        path.write_text(tomli_w.dumps(demo_config(work_dir)), encoding="utf-8")
+    import tomllib
+
+    return build_settings(tomllib.loads(path.read_text(encoding="utf-8")), source=str(path), base_dir=work_dir)
+
+
+def build_sample_kb(settings: Settings) -> None:
+    """Index the bundled sample documents into `<work_dir>/kb` (skipped when already built)."""
+    from larkdou.kb import build_kb, sample_docs_dir
+
+    if not (settings.kb_dir.exists() and any(settings.kb_dir.iterdir())):
+        build_kb(settings, sample_docs_dir(), progress=True)
+
+
+@contextlib.asynccontextmanager
+async def demo_stack(settings: Settings) -> AsyncIterator[tuple[str, Running]]:
+    """Sandbox, gateway and assistant on their loopback ports; yields (sandbox URL, the assistant)."""
+    from larkdou.gateway.app import create_app as create_gateway
+    from larkdou.sandbox.server import create_app as create_sandbox
+
+    async with contextlib.AsyncExitStack() as stack:
+        gw = await stack.enter_async_context(serving(create_gateway(settings), HOST, settings.gateway.port))
+        sandbox_url = await stack.enter_async_context(
+            serving(create_sandbox(settings, callback=f"{gw}/event"), HOST, settings.sandbox.port))
+        assistant = await stack.enter_async_context(running(settings, api_host=HOST))
+        yield sandbox_url, assistant
+
+
+async def play(sandbox_url: str, assistant: Running, script: list[Line] = SCRIPT,
+               chat_id: str = DEMO_CHAT, out=print) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Post the script into the sandbox group, one line at a time, each handled before the next;
+    print what happens; return the chat's final messages."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+        for line in script:
+            resp = await http.post(f"/sandbox/chats/{chat_id}/messages",
+                                   json={"user": line.user, "text": line.text, "mention_bot": line.mention_bot,
+                                         "chat_type": "group"})
+            resp.raise_for_status()
+            msg_id = resp.json()["message_id"]
+            out(f"{line.user}: {line.text}")
+            outcome = await assistant.worker.wait_handled(msg_id, timeout=120)
+            for item in await _chat(http, chat_id):
+                if item["parent_id"] == msg_id and item["sender"]["type"] == "app":
+                    out(_indent(f"{item['sender']['name']}: {item['text']}"))
+            if outcome.status == "recalled":
+                out(f"    [{outcome.reason}]")
+            elif outcome.status == "skipped":
+                out(f"    (silent: {outcome.reason})")
+        return await _chat(http, chat_id)
+
+
+async def _chat(http: httpx.AsyncClient, chat_id: str) -> list[dict[str, Any]]:
+    resp = await http.get(f"/sandbox/chats/{chat_id}/messages")
+    resp.raise_for_status()
+    return resp.json()["items"]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def transcript(items: list[dict[str, Any]]) -> str:
+    """The chat as a user sees it now: recalled messages are shown as such."""
+    lines = []
+    for item in items:
+        who = item["sender"]["name"]
+        lines.append(f"  {who}: (recalled)" if item["deleted"] else _indent(f"{who}: {item['text']}")[2:])
+    return "\n".join(lines)
+
+
+async def _run(once: bool, work_dir: Path) -> None:
+    settings = write_config(work_dir)
+    print(f"work dir: {work_dir}")
+    await asyncio.to_thread(build_sample_kb, settings)
+    async with demo_stack(settings) as (sandbox_url, assistant):
+        print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}\n")
+        items = await play(sandbox_url, assistant)
+        print("\nthe group now:")
+        print(transcript(items))
+        if once:
+            return
+        print(f"\nOpen {sandbox_url}/ to chat with the bot (Ctrl-C to stop).")
+        await asyncio.Event().wait()
+
+
+def run(once: bool = False, work_dir: Path | None = None) -> None:
+    """Entry point of `larkdou demo`."""
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="larkdou-demo-")))
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run(once, work_dir.resolve()))
