@@ -6,6 +6,7 @@ the request. A store failure is a 503 so that Lark delivers the event again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -34,6 +35,10 @@ MAX_WAIT = 300.0
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"error": reason, "message": message}, status_code=status)
+
+
+def _store_down() -> JSONResponse:
+    return _error(503, "store_unavailable", "the store is unavailable; retry later")
 
 
 class _TooLarge(Exception):
@@ -67,15 +72,35 @@ class Gateway:
         self.verification_token = lg.verification_token.get_secret_value()
         self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
 
+    async def _open_store(self) -> None:
+        """Open the store, retrying while it is unreachable (requests get 503 meanwhile)."""
+        delay = 0.5
+        while True:
+            try:
+                queue = await open_queue(self.settings.gateway_store_url,
+                                         dedup_ttl=self.settings.gateway.dedup_hours * 3600)
+            except StoreError as exc:
+                log.error("store unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.ingestor = Ingestor(self.settings, queue)
+            self.queue = queue
+            return
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        opener = None
         if self.queue is None:
-            self.queue = await open_queue(self.settings.gateway_store_url,
-                                          dedup_ttl=self.settings.gateway.dedup_hours * 3600)
-            self.ingestor = Ingestor(self.settings, self.queue)
+            opener = asyncio.create_task(self._open_store())
+            await asyncio.wait([opener], timeout=2.0)
         try:
             yield
         finally:
+            if opener is not None and not opener.done():
+                opener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await opener
             if self.own_queue and self.queue is not None:
                 await self.queue.close()
 
@@ -96,7 +121,6 @@ class Gateway:
         return _error(status, reason, message)
 
     async def _event(self, request: Request) -> Response:
-        assert self.ingestor is not None
         try:
             body = await _read_body(request, self.settings.gateway.max_body_bytes)
         except _TooLarge:
@@ -110,13 +134,15 @@ class Gateway:
                 self.metrics.events.labels("challenge").inc()
                 log.info("answered url_verification challenge")
                 return JSONResponse({"challenge": env.challenge})
+            if self.ingestor is None:
+                raise StoreError("store not open yet")
             outcome = await self.ingestor.ingest_envelope(env)
         except EventError as exc:
             return self._reject(request, exc.status, exc.reason, str(exc))
         except StoreError as exc:
             self.metrics.events.labels("store_error").inc()
             log.error("store unavailable, answering 503 so Lark retries: %s", exc)
-            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+            return _store_down()
         self.metrics.events.labels(outcome).inc()
         if outcome == DUPLICATE:
             self.metrics.duplicates.inc()
@@ -151,7 +177,8 @@ class Gateway:
         if not self._authorized(request):
             self.metrics.fetches.labels("unauthorized").inc()
             return self._unauthorized()
-        assert self.queue is not None
+        if self.queue is None:
+            return _store_down()
         gw = self.settings.gateway
         try:
             wait = self._seconds(request, "wait", gw.fetch_wait, MAX_WAIT)
@@ -165,7 +192,7 @@ class Gateway:
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)
-            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+            return _store_down()
         if delivery is None:
             self.metrics.fetches.labels("empty").inc()
             return JSONResponse({})
@@ -180,7 +207,8 @@ class Gateway:
         if not self._authorized(request):
             self.metrics.acks.labels("unauthorized").inc()
             return self._unauthorized()
-        assert self.queue is not None
+        if self.queue is None:
+            return _store_down()
         try:
             data: Any = json.loads(await _read_body(request, 64 * 1024))
         except (ValueError, _TooLarge):
@@ -192,14 +220,15 @@ class Gateway:
             acked = await self.queue.ack(delivery_id)
         except StoreError as exc:
             log.error("store unavailable during /ack: %s", exc)
-            return _error(503, "store_unavailable", "the store is unavailable; retry later")
+            return _store_down()
         self.metrics.acks.labels("acked" if acked else "stale").inc()
         return JSONResponse({"acked": acked})
 
     # ---- health and metrics -------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
-        assert self.queue is not None
         try:
+            if self.queue is None:
+                raise StoreError("store not open yet")
             await self.queue.ping()
             depth = await self.queue.depth()
         except StoreError:

@@ -1,0 +1,169 @@
+"""Ingest benchmark: encrypted, signed message events into the gateway's /event.
+
+    .venv/bin/python bench/ingest.py [--backend sqlite|redis|both] [--concurrency 32] [--events 3000]
+
+Runs `larkdou gateway` and a bare reference (bench/bare_gateway.py: verify + decrypt + one store
+write, nothing else) as separate uvicorn processes on the same store backend, drives both with the
+same load from this process, alternating rounds, and prints events/s, p50/p99 latency and the ratio
+gateway / reference. Targets at concurrency 32: ratio >= 0.75, p99 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import ENCRYPT_KEY, message_event, settings_dict, signed_request  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.args}")
+        try:
+            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server did not start: {proc.args}")
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_up(f"http://127.0.0.1:{port}", proc)
+    return proc, f"redis://127.0.0.1:{port}"
+
+
+def start_gateway(tmp: Path, store: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cfg = tmp / f"gw-{port}.ini"
+    cfg.write_text(tomli_w.dumps(settings_dict(store)))
+    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "--log-level", "WARNING", "gateway", "--config",
+                             str(cfg), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, proc)
+    return proc, url
+
+
+def start_bare(store: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, BENCH_STORE=store, BENCH_ENCRYPT_KEY=ENCRYPT_KEY, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bench.bare_gateway:create", "--host",
+                             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, proc)
+    return proc, url
+
+
+def make_requests(n: int) -> list[tuple[bytes, dict[str, str]]]:
+    return [signed_request(message_event(f"question {i} 怎么配置?", chat_id=f"oc_{i % 50}")) for i in range(n)]
+
+
+async def drive(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    it = iter(requests)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            nonlocal errors
+            for body, headers in it:
+                t0 = time.perf_counter()
+                r = await client.post("/event", content=body, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    latencies.sort()
+    return {"eps": len(latencies) / wall, "p50": latencies[len(latencies) // 2] * 1000,
+            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors}
+
+
+def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
+    procs: list[subprocess.Popen] = []
+    try:
+        if backend == "redis":
+            rproc, rurl = start_redis(tmp)
+            procs.append(rproc)
+            stores = {"gateway": f"{rurl}/0", "reference": f"{rurl}/1"}
+        else:
+            stores = {"gateway": f"sqlite:///{tmp / 'gw.db'}", "reference": f"sqlite:///{tmp / 'ref.db'}"}
+        gproc, gurl = start_gateway(tmp, stores["gateway"])
+        bproc, burl = start_bare(stores["reference"])
+        procs += [gproc, bproc]
+        results: dict[str, list[dict[str, float]]] = {"gateway": [], "reference": []}
+        for name, url in (("gateway", gurl), ("reference", burl)):  # warm-up
+            asyncio.run(drive(url, make_requests(args.warmup), args.concurrency))
+        for _ in range(args.rounds):
+            for name, url in (("reference", burl), ("gateway", gurl)):
+                res = asyncio.run(drive(url, make_requests(args.events), args.concurrency))
+                if res["errors"]:
+                    raise SystemExit(f"{name}: {res['errors']} requests failed")
+                results[name].append(res)
+        return {name: {k: statistics.median(r[k] for r in rs) for k in ("eps", "p50", "p99")}
+                for name, rs in results.items()}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["sqlite", "redis", "both"], default="both")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--events", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    backends = ["sqlite", "redis"] if args.backend == "both" else [args.backend]
+    ok = True
+    print(f"concurrency {args.concurrency}, {args.events} events x {args.rounds} rounds (medians)")
+    print(f"{'backend':8} {'server':10} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7}")
+    for backend in backends:
+        with tempfile.TemporaryDirectory() as d:
+            res = run_backend(backend, args, Path(d))
+        for name in ("reference", "gateway"):
+            r = res[name]
+            print(f"{backend:8} {name:10} {r['eps']:9.0f} {r['p50']:7.1f} {r['p99']:7.1f}")
+        ratio = res["gateway"]["eps"] / res["reference"]["eps"]
+        passed = ratio >= 0.75 and res["gateway"]["p99"] < 100
+        ok &= passed
+        print(f"{backend:8} ratio gateway/reference = {ratio:.2f}  (target >= 0.75, p99 < 100 ms: "
+              f"{'met' if passed else 'NOT met'})")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
