@@ -1,0 +1,205 @@
+"""`build_kb`: documents in, a searchable index with a calibrated threshold out.
+
+A rebuild only reads and chunks files whose bytes changed, and only tokenizes and embeds chunks whose
+content-hash id is new. The new index is written beside the live one and swapped in at the end, so
+a crash mid-build leaves the previous index in service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+from rich.progress import Progress
+
+from larkdou.config import Settings
+from larkdou.errors import KnowledgeBaseError
+from larkdou.kb.calibrate import Calibration, calibrate, read_questions
+from larkdou.kb.chunking import Chunk, chunk_sections
+from larkdou.kb.embeddings import Embedder, make_embedder
+from larkdou.kb.index import FORMAT_VERSION, KnowledgeBase, live_dir, read_chunks, read_manifest
+from larkdou.kb.loaders import SOURCE_SUFFIXES, iter_documents, load_file
+from larkdou.kb.tokens import tokenize
+
+log = logging.getLogger(__name__)
+TOKENIZER_VERSION = 1
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    files: int = 0
+    files_reused: int = 0
+    chunks: int = 0
+    chunks_new: int = 0
+    skipped: list[str] = field(default_factory=list)
+    calibration: Calibration | None = None
+    seconds: float = 0.0
+    size_bytes: int = 0
+
+
+@dataclass
+class _Previous:
+    files: dict[str, Any] = field(default_factory=dict)
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _previous(kb_dir: Path, params: dict[str, Any], embedding: str | None) -> _Previous:
+    index_dir = live_dir(kb_dir)
+    if index_dir is None:
+        return _Previous()
+    try:
+        manifest = read_manifest(index_dir)
+        chunks = {c.id: c for c in read_chunks(index_dir)}
+        if manifest.get("tokenizer") == TOKENIZER_VERSION:
+            with open(index_dir / "tokens.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    row = json.loads(line)
+                    if row["id"] in chunks:
+                        chunks[row["id"]].tokens = row["tokens"]
+        vectors: dict[str, np.ndarray] = {}
+        if embedding and manifest.get("embedding") == embedding:
+            matrix = np.load(index_dir / "vectors.npy")
+            vectors = {cid: matrix[i] for i, cid in enumerate(manifest["order"])}
+        examples_file = index_dir / "examples.json"
+        examples = json.loads(examples_file.read_text(encoding="utf-8")) if examples_file.exists() else {}
+    except (OSError, ValueError, KeyError, KnowledgeBaseError) as exc:
+        log.warning("previous index in %s not reused (%s); building from scratch", index_dir, exc)
+        return _Previous()
+    files = manifest.get("files", {}) if manifest.get("params") == params else {}
+    return _Previous(files, chunks, vectors, examples)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_index(out: Path, chunks: list[Chunk], vectors: np.ndarray | None) -> None:
+    with open(out / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for c in chunks:
+            f.write(json.dumps({"id": c.id, "source": c.source, "heading": c.heading, "text": c.text},
+                               ensure_ascii=False) + "\n")
+    with open(out / "tokens.jsonl", "w", encoding="utf-8") as f:
+        for c in chunks:
+            f.write(json.dumps({"id": c.id, "tokens": c.tokens}, ensure_ascii=False) + "\n")
+    df: Counter[str] = Counter()
+    for c in chunks:
+        df.update(set(c.tokens))
+    (out / "df.json").write_text(json.dumps(df, ensure_ascii=False), encoding="utf-8")
+    if chunks:
+        retriever = bm25s.BM25()
+        retriever.index([c.tokens or [""] for c in chunks], show_progress=False)
+        retriever.save(str(out / "bm25"), show_progress=False)
+    if vectors is not None:
+        np.save(out / "vectors.npy", vectors)
+
+
+def _embed(embedder: Embedder, chunks: list[Chunk], prev: _Previous, progress: Progress) -> np.ndarray:
+    missing = [c for c in chunks if c.id not in prev.vectors]
+    task = progress.add_task("embedding", total=len(missing))
+    fresh: dict[str, np.ndarray] = {}
+    for i in range(0, len(missing), 256):
+        batch = missing[i:i + 256]
+        for c, vec in zip(batch, embedder.embed([c.index_text() for c in batch])):
+            fresh[c.id] = vec
+        progress.advance(task, len(batch))
+    rows = [prev.vectors.get(c.id, fresh.get(c.id)) for c in chunks]
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 1), dtype=np.float32)
+
+
+def _swap(kb_dir: Path, new: Path) -> Path:
+    live, old = kb_dir / "index", kb_dir / "index.old"
+    if old.exists() and live.exists():
+        shutil.rmtree(old)
+    if live.exists():
+        live.rename(old)
+    new.rename(live)
+    shutil.rmtree(old, ignore_errors=True)
+    return live
+
+
+def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None = None,
+             bad: str | Path | None = None, progress: bool = True) -> BuildReport:
+    """Build (or incrementally rebuild) the knowledge base of `docs_dir` under the work dir.
+
+    `good` / `bad`: files of example questions, one a line, that should / should not be answered;
+    they choose the threshold. Without them the examples of the previous build are reused, if any.
+    """
+    started = time.perf_counter()
+    docs = Path(docs_dir)
+    kb_dir = settings.kb_dir
+    params = {"chunk_size": settings.kb.chunk_size, "chunk_overlap": settings.kb.chunk_overlap}
+    examples = {"good": read_questions(Path(good)) if good else None, "bad": read_questions(Path(bad)) if bad else None}
+    embedder = make_embedder(settings)
+    paths = list(iter_documents(docs))
+    if not paths:
+        raise KnowledgeBaseError(f"no supported documents in {docs} (md, txt, rst, html, pdf, docx, source files)")
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    prev = _previous(kb_dir, params, embedder.name if embedder else None)
+    new_dir = kb_dir / "index.new"
+    shutil.rmtree(new_dir, ignore_errors=True)
+    new_dir.mkdir()
+    report = BuildReport(index_dir=kb_dir / "index")
+    files: dict[str, Any] = {}
+    chunks: list[Chunk] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("reading documents", total=len(paths))
+        for path in paths:
+            rel = path.relative_to(docs).as_posix()
+            digest = _file_hash(path)
+            old = prev.files.get(rel)
+            if old and old["hash"] == digest and all(cid in prev.chunks for cid in old["chunks"]):
+                doc_chunks = [prev.chunks[cid] for cid in old["chunks"]]
+                report.files_reused += 1
+            else:
+                try:
+                    sections = load_file(path)
+                except KnowledgeBaseError as exc:
+                    report.skipped.append(str(exc))
+                    bar.advance(task)
+                    continue
+                doc_chunks = chunk_sections(rel, sections, settings.kb.chunk_size, settings.kb.chunk_overlap,
+                                            code=path.suffix.lower() in SOURCE_SUFFIXES)
+                for c in doc_chunks:
+                    cached = prev.chunks.get(c.id)
+                    if cached is not None and cached.tokens:
+                        c.tokens = cached.tokens
+                    else:
+                        c.tokens = tokenize(c.index_text())
+                        report.chunks_new += 1
+            files[rel] = {"hash": digest, "chunks": [c.id for c in doc_chunks]}
+            chunks.extend(doc_chunks)
+            report.files += 1
+            bar.advance(task)
+        vectors = _embed(embedder, chunks, prev, bar) if embedder else None
+    _write_index(new_dir, chunks, vectors)
+    manifest: dict[str, Any] = {
+        "version": FORMAT_VERSION, "tokenizer": TOKENIZER_VERSION, "params": params, "built_at": time.time(),
+        "docs_dir": str(docs.resolve()), "files": files, "order": [c.id for c in chunks],
+        "embedding": embedder.name if embedder else None,
+    }
+    (new_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    good_q = examples["good"] if examples["good"] is not None else prev.examples.get("good", [])
+    bad_q = examples["bad"] if examples["bad"] is not None else prev.examples.get("bad", [])
+    (new_dir / "examples.json").write_text(json.dumps({"good": good_q, "bad": bad_q}, ensure_ascii=False),
+                                           encoding="utf-8")
+    kb = KnowledgeBase(new_dir, embedder=embedder)
+    report.calibration = calibrate(kb, good_q, bad_q)
+    manifest["calibration"] = report.calibration.to_dict()
+    (new_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    report.index_dir = _swap(kb_dir, new_dir)
+    report.chunks = len(chunks)
+    report.size_bytes = sum(p.stat().st_size for p in report.index_dir.rglob("*") if p.is_file())
+    report.seconds = time.perf_counter() - started
+    return report

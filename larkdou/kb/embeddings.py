@@ -1,0 +1,98 @@
+"""Optional dense embeddings: a local sentence-transformers model, or an OpenAI-compatible API.
+
+Vectors are float32 and L2-normalised, so a dot product is the cosine similarity.
+sentence-transformers (and torch) are an optional extra: `pip install 'larkdou[embeddings]'`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import numpy as np
+
+from larkdou.config import Settings
+from larkdou.errors import KnowledgeBaseError
+
+BATCH = 64
+
+
+class Embedder(Protocol):
+    name: str  # identifies the model; cached vectors of another name are not reused
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+class LocalEmbedder:
+    """A sentence-transformers model loaded from a local folder (never from a hub)."""
+
+    def __init__(self, path: Path):
+        self.name = f"local:{path}"
+        if not path.exists():
+            raise KnowledgeBaseError(f"embedding model path cannot be loaded: {path} (no such file or folder)")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise KnowledgeBaseError(
+                f"embedding model path {path} needs sentence-transformers: pip install 'larkdou[embeddings]'"
+            ) from None
+        try:
+            self._model = SentenceTransformer(str(path.resolve()), device="cpu", local_files_only=True)
+        except Exception as exc:  # sentence-transformers raises many kinds for a bad folder
+            raise KnowledgeBaseError(
+                f"embedding model path cannot be loaded: {path} ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return _normalise(self._model.encode(texts, batch_size=BATCH, show_progress_bar=False))
+
+
+class APIEmbedder:
+    """`POST {base_url}/embeddings` of an OpenAI-compatible server."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 30.0):
+        if not base_url:
+            raise KnowledgeBaseError("[kb] embedding = \"api\" needs [kb] embedding_base_url")
+        self.name = f"api:{base_url}:{model}"
+        self._url = base_url.rstrip("/") + "/embeddings"
+        self._model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), BATCH):
+            batch = texts[i:i + BATCH]
+            try:
+                resp = self._client.post(self._url, json={"model": self._model, "input": batch})
+            except httpx.HTTPError as exc:
+                raise KnowledgeBaseError(f"embeddings API {self._url} unreachable: {type(exc).__name__}") from None
+            if resp.status_code != 200:
+                raise KnowledgeBaseError(f"embeddings API {self._url} answered HTTP {resp.status_code}")
+            try:
+                data = sorted(resp.json()["data"], key=lambda d: d.get("index", 0))
+                out.extend(d["embedding"] for d in data)
+            except (ValueError, KeyError, TypeError):
+                raise KnowledgeBaseError(f"embeddings API {self._url} sent an unexpected body") from None
+        if len(out) != len(texts):
+            raise KnowledgeBaseError(f"embeddings API {self._url} returned {len(out)} vectors for {len(texts)} texts")
+        return _normalise(np.array(out, dtype=np.float32))
+
+
+def make_embedder(settings: Settings) -> Embedder | None:
+    """The embedder `[kb] embedding` asks for, or None for BM25 only."""
+    kb = settings.kb
+    if kb.embedding == "none":
+        return None
+    if not kb.embedding_model:
+        raise KnowledgeBaseError(f"[kb] embedding = \"{kb.embedding}\" needs [kb] embedding_model")
+    if kb.embedding == "local":
+        return LocalEmbedder(settings.path(kb.embedding_model))
+    return APIEmbedder(kb.embedding_base_url, kb.embedding_model, settings.secret(kb.embedding_api_key))

@@ -1,0 +1,156 @@
+"""The built knowledge base on disk, and search over it.
+
+Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
+    manifest.json   files and their hashes, chunk ids, build settings, the calibrated threshold
+    chunks.jsonl    one chunk a line (id, source, heading, text)
+    tokens.jsonl    each chunk's tokens (reused by the next build, not loaded for search)
+    df.json         document frequency of each token (for the relevance score)
+    bm25/           the bm25s index
+    vectors.npy     dense vectors, one row per chunk (only with embeddings)
+
+Relevance, the number the answer decision compares with the threshold, is in [0, 1]: the share of
+the question's information (IDF-weighted tokens) found in the best passage; with embeddings it is the
+mean of that share and the passage's cosine similarity. Ranking fuses BM25 and dense results with
+reciprocal rank fusion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from larkdou.config import Settings
+from larkdou.errors import KnowledgeBaseError
+from larkdou.kb.chunking import Chunk
+from larkdou.kb.embeddings import Embedder, make_embedder
+from larkdou.kb.tokens import tokenize
+
+FORMAT_VERSION = 1
+DEFAULT_THRESHOLD = 0.5
+RRF_K = 60
+CANDIDATES = 10
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # the ranking score: BM25, or the fused RRF score with embeddings
+    relevance: float  # in [0, 1]; compared with the threshold
+
+
+def live_dir(kb_dir: Path) -> Path | None:
+    """The folder of the current index; falls back to the previous one if a swap was interrupted."""
+    for name in ("index", "index.old"):
+        if (kb_dir / name / "manifest.json").is_file():
+            return kb_dir / name
+    return None
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeBaseError(f"{index_dir}: unreadable manifest ({exc})") from None
+    if manifest.get("version") != FORMAT_VERSION:
+        raise KnowledgeBaseError(f"{index_dir}: built by another version; rebuild with `larkdou kb build`")
+    return manifest
+
+
+def read_chunks(index_dir: Path) -> list[Chunk]:
+    with open(index_dir / "chunks.jsonl", encoding="utf-8") as f:
+        return [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+
+
+class KnowledgeBase:
+    """A loaded index. `search` is synchronous CPU work; call it in a thread from async code."""
+
+    def __init__(self, index_dir: Path, *, embedder: Embedder | None = None, threshold: float | None = None):
+        self.index_dir = index_dir
+        self.manifest = read_manifest(index_dir)
+        self.chunks = read_chunks(index_dir)
+        self.df: dict[str, int] = json.loads((index_dir / "df.json").read_text(encoding="utf-8"))
+        self._bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False) if self.chunks else None
+        self._vectors: np.ndarray | None = None
+        self._embedder = None
+        if self.manifest.get("embedding") and embedder is not None:
+            if embedder.name != self.manifest["embedding"]:
+                raise KnowledgeBaseError(
+                    f"{index_dir}: built with embedding {self.manifest['embedding']!r}, config asks for "
+                    f"{embedder.name!r}; rebuild with `larkdou kb build`")
+            self._vectors = np.load(index_dir / "vectors.npy")
+            self._embedder = embedder
+        self._threshold_override = threshold
+
+    @property
+    def threshold(self) -> float:
+        if self._threshold_override is not None:
+            return self._threshold_override
+        return float(self.manifest.get("calibration", {}).get("threshold", DEFAULT_THRESHOLD))
+
+    def stamp(self) -> tuple[int, int]:
+        st = (self.index_dir / "manifest.json").stat()
+        return st.st_ino, st.st_mtime_ns
+
+    def _idf(self, token: str) -> float:
+        n, df = len(self.chunks), self.df.get(token, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def coverage(self, query_tokens: list[str], chunk: Chunk) -> float:
+        """IDF-weighted share of the query's distinct tokens that occur in `chunk`."""
+        wanted = set(query_tokens)
+        if not wanted:
+            return 0.0
+        have = set(tokenize(chunk.index_text()))
+        total = sum(self._idf(t) for t in wanted)
+        return sum(self._idf(t) for t in wanted & have) / total if total else 0.0
+
+    def search(self, query: str, k: int = 4) -> list[Hit]:
+        """The `k` best passages for `query`, best first (empty when nothing matches)."""
+        tokens = tokenize(query)
+        if not self.chunks or not tokens:
+            return []
+        n = min(len(self.chunks), max(k, CANDIDATES))
+        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+        bm25_ranked = [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        if self._vectors is None:
+            hits = [Hit(self.chunks[d], s, self.coverage(tokens, self.chunks[d])) for d, s in bm25_ranked]
+        else:
+            hits = self._fused(query, tokens, bm25_ranked, n)
+        hits.sort(key=lambda h: (-h.score, -h.relevance))
+        return hits[:k]
+
+    def _fused(self, query: str, tokens: list[str], bm25_ranked: list[tuple[int, float]], n: int) -> list[Hit]:
+        assert self._embedder is not None and self._vectors is not None
+        qvec = self._embedder.embed([query])[0]
+        sims = self._vectors @ qvec
+        dense = np.argsort(-sims)[:n]
+        fused: dict[int, float] = {}
+        for rank, (d, _) in enumerate(bm25_ranked):
+            fused[d] = fused.get(d, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for rank, d in enumerate(dense):
+            fused[int(d)] = fused.get(int(d), 0.0) + 1.0 / (RRF_K + rank + 1)
+        return [Hit(self.chunks[d], s, 0.5 * self.coverage(tokens, self.chunks[d]) + 0.5 * max(0.0, float(sims[d])))
+                for d, s in fused.items()]
+
+    def relevance(self, hits: list[Hit]) -> float:
+        return max((h.relevance for h in hits), default=0.0)
+
+
+def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | None:
+    """Load the knowledge base under the work dir; None (or an error if `required`) when not built."""
+    index_dir = live_dir(settings.kb_dir)
+    if index_dir is None:
+        if required:
+            raise KnowledgeBaseError(
+                f"no knowledge base in {settings.kb_dir}; build one with "
+                f"`larkdou kb build --docs DIR --config {settings.source}`")
+        return None
+    manifest = read_manifest(index_dir)
+    embedder = make_embedder(settings) if manifest.get("embedding") else None
+    return KnowledgeBase(index_dir, embedder=embedder, threshold=settings.kb.threshold)

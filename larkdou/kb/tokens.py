@@ -1,0 +1,71 @@
+"""Tokens for retrieval: jieba for Chinese runs, plain lower-cased words for English and code.
+
+Identifiers are kept whole and also split into their parts (`encrypt_key` → `encrypt_key`, `encrypt`,
+`key`; `fetchToken` → `fetchtoken`, `fetch`, `token`), so a question in words finds the config key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+EN_STOPWORDS = frozenset("""
+a an and are as at be been but by can could did do does doing for from had has have how i if in
+into is it its me my of on or our please should so than that the their them then there these they
+this to was we were what when where which who why will with would you your yours hi hello hey
+""".split())
+
+ZH_STOPWORDS = frozenset("""
+的 了 吗 呢 吧 啊 呀 哦 嗯 是 在 和 与 及 或 就 都 也 还 又 把 被 让 给 对 从 向 到 这 那 这个 那个 这样 那样
+怎么 怎么样 怎样 如何 什么 为什么 哪 哪里 哪个 哪些 请问 请 一下 一个 可以 能 能不能 可不可以 要 需要 应该
+我 你 您 他 她 它 我们 你们 他们 大家 自己 有 没有 没 不 很 太 吧 么 嘛 之 其 中 里 上 下 时 时候
+有人 一起 今天 明天 昨天 现在 已经 然后 还是 就是 因为 所以 但是 如果 知道 觉得 好 去 来 说 看 想 做 个 些 点
+""".split())
+
+
+def _ensure_jieba() -> None:
+    global _jieba_ready
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.initialize()
+                _jieba_ready = True
+
+
+def _word_tokens(word: str) -> list[str]:
+    lower = word.lower()
+    out = [lower]
+    parts = [p for piece in re.split(r"[_.\-]+", word) for p in _CAMEL.findall(piece)]
+    if len(parts) > 1:
+        out.extend(p.lower() for p in parts)
+    return [t for t in out if t not in EN_STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+def tokenize(text: str) -> list[str]:
+    """Retrieval tokens of `text`, in order, stopwords and punctuation removed."""
+    _ensure_jieba()
+    tokens: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        for w in _WORD.findall(text[pos:m.start()]):
+            tokens.extend(_word_tokens(w))
+        tokens.extend(t for t in jieba.cut_for_search(m.group()) if t not in ZH_STOPWORDS)
+        pos = m.end()
+    for w in _WORD.findall(text[pos:]):
+        tokens.extend(_word_tokens(w))
+    return tokens
+
+
+def tokenize_many(texts: list[str]) -> list[list[str]]:
+    return [tokenize(t) for t in texts]
