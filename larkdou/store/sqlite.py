@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS sent (
     recalled INTEGER NOT NULL DEFAULT 0,
     recorded_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS sent_chat ON sent (chat_id, sent_at_ms, n) WHERE recalled = 0;
-CREATE INDEX IF NOT EXISTS sent_source ON sent (source_msg_id, sent_at_ms, n);
+CREATE INDEX IF NOT EXISTS sent_chat ON sent (chat_id, sent_at_ms, message_id) WHERE recalled = 0;
+CREATE INDEX IF NOT EXISTS sent_source ON sent (source_msg_id, sent_at_ms, message_id);
 CREATE INDEX IF NOT EXISTS sent_recorded ON sent (recorded_at);
 CREATE TABLE IF NOT EXISTS recall_marks (chat_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -206,7 +206,7 @@ class SqliteLedger:
         return await self._select("WHERE source_msg_id = ?", source_msg_id)
 
     async def _select(self, where: str, arg: str) -> list[SentMessage]:
-        sql = f"SELECT message_id, chat_id, source_msg_id, sent_at_ms FROM sent {where} ORDER BY sent_at_ms, n"
+        sql = f"SELECT message_id, chat_id, source_msg_id, sent_at_ms FROM sent {where} ORDER BY sent_at_ms, message_id"
         rows = await self._db.fetchall(sql, (arg,))
         return [SentMessage(*row) for row in rows]
 
