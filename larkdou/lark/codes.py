@@ -84,7 +84,7 @@ def error_for(status: int, body: Mapping[str, Any] | None, headers: Mapping[str,
     if status >= 500:
         return LarkServerError(code, msg or f"HTTP {status}", **kw)
     if body is None:
-        return LarkAPIError(code, msg, **kw)
+        return (LarkAuthError if status == 401 else LarkAPIError)(code, msg, **kw)
     if code == 0 and status < 400:
         return None
     if code == 0:

@@ -106,6 +106,29 @@ async def test_token_refetched_once_after_forced_expiry(lark: LarkClient, sandbo
     assert len(await sandbox.bot_messages(chat_id)) == 4
 
 
+async def test_a_failing_token_fetch_is_shared_then_retried_afresh(sandbox: Sandbox, recorder: Recorder) -> None:
+    async with LarkClient(make_settings(sandbox.url, max_retries=1), transport=recorder) as lark:
+        await sandbox.faults(error_rate=1.0, error_status=500)
+        results = await asyncio.gather(*(lark.bot_info() for _ in range(10)), return_exceptions=True)
+        assert all(isinstance(r, LarkServerError) for r in results)
+        assert recorder.token_fetches == 2  # one shared fetch (1 try + 1 retry) for all ten callers
+        await sandbox.clear_faults()
+        assert (await lark.bot_info()).open_id
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_token_fetch(sandbox: Sandbox,
+                                                                         recorder: Recorder) -> None:
+    await sandbox.faults(latency_ms=300)
+    async with LarkClient(make_settings(sandbox.url), transport=recorder) as lark:
+        first = asyncio.create_task(lark.bot_info())
+        second = asyncio.create_task(lark.bot_info())
+        await asyncio.sleep(0.1)
+        first.cancel()
+        assert (await second).open_id
+    assert first.cancelled()
+    assert recorder.token_fetches == 1
+
+
 async def test_token_renewed_before_it_expires(sandbox: Sandbox, recorder: Recorder) -> None:
     await sandbox.tune(token_ttl_seconds=1)
     async with LarkClient(make_settings(sandbox.url), transport=recorder) as lark:

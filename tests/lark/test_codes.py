@@ -67,6 +67,10 @@ def test_5xx_is_a_server_error_with_or_without_json(status: int) -> None:
     assert isinstance(answer(status, {"code": 1, "msg": "internal"}), LarkServerError)
 
 
+def test_401_without_json_is_an_auth_error() -> None:
+    assert type(answer(401, None)) is LarkAuthError
+
+
 def test_log_id_falls_back_to_the_header() -> None:
     err = answer(400, {"code": 230001, "msg": "invalid param"}, **{"X-Tt-Logid": "HDRLOG"})
     assert err.log_id == "HDRLOG"
