@@ -18,14 +18,23 @@ class QuestionAnswerer:
         self.started: list[str] = []
         self.cancelled: list[str] = []
         self.finished: list[str] = []
+        self.in_flight: dict[str, int] = {}  # chat -> answers being generated
+        self.most_at_once = 0  # across chats
+        self.most_in_one_chat = 0
 
     async def decide(self, msg: Message) -> Decision:
         self.started.append(msg.content)
+        chat = msg.group_id
+        self.in_flight[chat] = self.in_flight.get(chat, 0) + 1
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+        self.most_in_one_chat = max(self.most_in_one_chat, self.in_flight[chat])
         try:
             await asyncio.sleep(self.slow.get(msg.content, self.delay))
         except asyncio.CancelledError:
             self.cancelled.append(msg.content)
             raise
+        finally:
+            self.in_flight[chat] -= 1
         self.finished.append(msg.content)
         if msg.chat_type == "p2p":
             return Decision(True, "p2p", f"答：{msg.content}")

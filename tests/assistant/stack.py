@@ -1,0 +1,101 @@
+"""A real sandbox, gateway and assistant on loopback, in the test's own loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+
+from larkdou.assistant.main import Running, running
+from larkdou.config import Settings, build_settings
+from larkdou.sandbox.server import create_app as create_sandbox
+from larkdou.serving import serving
+from tests.conftest import free_port
+from tests.factories import APP_ID, ENCRYPT_KEY, FETCH_TOKEN, VERIFICATION_TOKEN
+
+APP_SECRET = "test-app-secret"
+
+
+def stack_settings(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger: str = "",
+                   gateway_store: str = "", lease: float = 30.0, **assistant: Any) -> Settings:
+    """Settings shared by the sandbox, the gateway and the assistant."""
+    recall_allow = assistant.pop("recall_allow", [])
+    data = {
+        "frontend": {
+            "webhook_url": f"http://127.0.0.1:{gateway_port}/fetch",
+            "lark_group": {"app_id": APP_ID, "app_secret": APP_SECRET, "encrypt_key": ENCRYPT_KEY,
+                           "verification_token": VERIFICATION_TOKEN, "recall_allow": recall_allow},
+        },
+        "gateway": {"host": "127.0.0.1", "port": gateway_port, "fetch_token": FETCH_TOKEN, "fetch_wait": 1.0,
+                    "lease_seconds": lease, "store": gateway_store or f"sqlite:///{tmp_path / 'gateway.db'}"},
+        "assistant": {"host": "127.0.0.1", "work_dir": str(tmp_path), "fetch_wait": 1.0,
+                      "store": ledger or f"sqlite:///{tmp_path / 'assistant.db'}", **assistant},
+        "lark": {"domain": f"http://127.0.0.1:{sandbox_port}"},
+        "sandbox": {"host": "127.0.0.1", "port": sandbox_port},
+    }
+    return build_settings(data, base_dir=tmp_path, env={})
+
+
+@dataclass
+class Sandbox:
+    """The sandbox's control API, as a test uses it."""
+
+    http: httpx.AsyncClient
+    url: str
+
+    async def say(self, chat_id: str, text: str, *, user: str = "alice", mention_bot: bool = False,
+                  chat_type: str = "group") -> str:
+        r = await self.http.post(f"/sandbox/chats/{chat_id}/messages", json={
+            "user": user, "text": text, "mention_bot": mention_bot, "chat_type": chat_type})
+        r.raise_for_status()
+        return r.json()["message_id"]
+
+    async def messages(self, chat_id: str) -> list[dict[str, Any]]:
+        r = await self.http.get(f"/sandbox/chats/{chat_id}/messages")
+        if r.status_code == 404:  # no one has written there yet
+            return []
+        r.raise_for_status()
+        return r.json()["items"]
+
+    async def bot_messages(self, chat_id: str) -> list[dict[str, Any]]:
+        """Every message the bot ever posted in the chat, recalled ones included."""
+        return [m for m in await self.messages(chat_id) if m["sender"]["type"] == "app"]
+
+    async def visible_bot_messages(self, chat_id: str) -> list[dict[str, Any]]:
+        return [m for m in await self.bot_messages(chat_id) if not m["deleted"]]
+
+    async def faults(self, **faults: Any) -> None:
+        (await self.http.post("/sandbox/faults", json=faults)).raise_for_status()
+
+    async def tune(self, **values: Any) -> None:
+        (await self.http.post("/sandbox/settings", json=values)).raise_for_status()
+
+    async def wait_for(self, chat_id: str, predicate, timeout: float = 30.0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+        """Poll the chat until `predicate(messages)` holds; returns the messages."""
+        async with asyncio.timeout(timeout):
+            while True:
+                items = await self.messages(chat_id)
+                if predicate(items):
+                    return items
+                await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def sandbox_only(settings: Settings) -> AsyncIterator[Sandbox]:
+    app = create_sandbox(settings, callback=f"http://127.0.0.1:{settings.gateway.port}/event")
+    async with serving(app, port=settings.sandbox.port) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield Sandbox(http, url)
+
+
+@contextlib.asynccontextmanager
+async def open_stack(tmp_path: Path, answerer, **kw: Any) -> AsyncIterator[tuple[Sandbox, Running]]:  # type: ignore[no-untyped-def]
+    """Sandbox + standalone assistant (its gateway routes on the port the sandbox pushes to)."""
+    settings = stack_settings(tmp_path, free_port(), free_port(), **kw)
+    async with sandbox_only(settings) as sandbox:
+        async with running(settings, standalone=True, answerer=answerer, api_port=0) as run:
+            yield sandbox, run
