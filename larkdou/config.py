@@ -80,6 +80,7 @@ class LarkConfig(_Section):
     max_retries: int = Field(4, ge=0)  # per kind of fault: 5xx/transport, rate limit
     retry_backoff: float = Field(0.5, ge=0)  # first backoff after a 5xx or timeout, seconds (doubles, jittered)
     app_rate: float = Field(50.0, gt=0)  # requests/s per app
+    app_per_minute: int = Field(1000, ge=0)  # requests/min per app; 0 = no minute cap
     chat_rate: float = Field(5.0, gt=0)  # sends/s per chat
     recall_window_hours: float = Field(24.0, gt=0)
 

@@ -135,6 +135,7 @@ class SandboxState:
         self.chats: dict[str, Chat] = {}
         self.messages: dict[str, StoredMessage] = {}
         self._users: dict[str, Identity] = {}
+        self._p2p: dict[str, str] = {}  # user open_id -> their direct chat with the bot
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._current_token = ""
         self._uuids: dict[str, tuple[str, float]] = {}  # uuid -> (message_id, monotonic time)
@@ -204,7 +205,7 @@ class SandboxState:
             user = next((u for u in self._users.values() if u.open_id == receive_id), None)
             if user is None:
                 raise ApiFailure(230013, "Bot has NO availability to this user.")
-            chat_id = derive("oc_", "p2p", self.creds.app_id, user.name)
+            chat_id = self._p2p.get(user.open_id) or derive("oc_", "p2p", self.creds.app_id, user.name)
             return self.chats.get(chat_id) or self.create_chat(user.name, "p2p", chat_id=chat_id)
         raise ApiFailure(230001, f"invalid param: receive_id_type {receive_id_type!r} is not supported here"
                                  " (use chat_id or open_id)")
@@ -214,6 +215,8 @@ class SandboxState:
         """A simulated user writes in a chat; an @bot is put in front of the text as Lark does."""
         chat = self.chat_for_post(chat_id, chat_type)
         sender = self.user(user)
+        if chat_type == "p2p":
+            self._p2p.setdefault(sender.open_id, chat.chat_id)
         mentions = []
         if mention_bot:
             text = f"@_user_1 {text}"
