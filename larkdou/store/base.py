@@ -5,27 +5,34 @@ Both have two real implementations, SQLite (default, one file, WAL) and Redis, c
 
 Queue semantics
 - `enqueue(msg, dedup_keys)`: atomically: if any dedup key was seen within the dedup TTL, store nothing
-  and return False; else remember every key for the TTL and append the message to its lane
-  (`msg.lane`: "recall" or "normal"); return True. Durable when it returns.
-- `lease(lease_seconds, wait)`: first move every delivery whose lease ran out back to the *head* of
-  its lane (keeping their order), then take the oldest message of the recall lane, else of the normal
-  lane, and lease it under a fresh `delivery_id`. When both lanes are empty it waits up to `wait`
-  seconds for a message (woken promptly by an enqueue; a few tens of ms at most) and returns None at
-  the end. Never blocks the event loop.
+  (not even the other keys) and return False; else remember every key for the TTL and append the
+  message to its lane (`msg.lane`: "recall" or "normal"); return True. Durable when it returns (on
+  Redis: as durable as that server's persistence settings make it).
+- `lease(lease_seconds, wait)`: first put every delivery whose lease ran out back into its lane at its
+  original place (so it comes before everything that arrived after it, and several keep their arrival
+  order), then take the oldest message of the recall lane, else of the normal lane, and lease it under
+  a fresh `delivery_id`. When both lanes are empty it waits up to `wait` seconds for a message (woken
+  promptly by an enqueue, also one made by another process; a lease that runs out meanwhile is seen
+  within a fraction of a second) and returns None at the end. Never blocks the event loop.
 - `ack(delivery_id)`: remove the leased message for good; True if that lease was live. An ack of an
   expired or unknown delivery id returns False and changes nothing.
-- `depth()`: {"recall": n, "normal": n, "leased": n}.
+- `depth()`: {"recall": n, "normal": n, "leased": n}; "leased" counts live leases only (those that ran
+  out are counted in their lane again).
 - `get_meta/set_meta`: a tiny key-value space (e.g. the bot's open_id, shared gateway <-> assistant).
 - `ping()`: raises StoreError when the store cannot be reached. Every method raises StoreError (never
   a driver exception) on connection failures.
 
 Ledger semantics (the assistant's record of what the bot sent, for recall and exactly-once answers)
-- `record_sent(SentMessage)`: idempotent per bot message_id.
-- `sent_in_chat(chat_id)`: the not-yet-recalled bot messages of a chat, oldest first.
-- `mark_recalled(message_id)`: drop it from the chat's list (idempotent).
-- `sent_for_source(source_msg_id)`: bot messages already sent in answer to that message (dedup).
+- `record_sent(SentMessage)`: idempotent per bot message_id (the first record wins; recording a recalled
+  message again does not bring it back). `sent_at_ms` 0 means now.
+- `sent_in_chat(chat_id)`: the not-yet-recalled bot messages of a chat, oldest first (by sent_at_ms,
+  then message_id).
+- `mark_recalled(message_id)`: drop it from the chat's list (idempotent; unknown ids are ignored).
+- `sent_for_source(source_msg_id)`: bot messages already sent in answer to that message (dedup),
+  recalled ones included, oldest first; [] for "".
 - `set_recall_mark(chat_id, ts_ms)` keeps the max; `recall_mark(chat_id)` (0 when none): answers to
   messages created at or before the mark must not be sent.
+- Records are kept for a week after they were recorded (Lark's recall window is 24 h).
 """
 
 from __future__ import annotations

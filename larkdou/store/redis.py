@@ -61,6 +61,9 @@ class _RedisStore:
     @classmethod
     async def _connect(cls, url: str) -> tuple[Redis, str]:
         where = _where(url)
+        parts = urlsplit(url)
+        if parts.scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            raise ConfigError(f"store URL for redis {where}: the database must be a number, as in redis://host:6379/0")
         try:
             pool = BlockingConnectionPool.from_url(
                 url, max_connections=MAX_CONNECTIONS, timeout=COMMAND_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
