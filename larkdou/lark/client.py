@@ -119,7 +119,7 @@ class LarkClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         self._tokens = TokenCache(self._fetch_token)
-        self._app_limit = RateLimiter(cfg.app_rate)
+        self._app_limit = RateLimiter(cfg.app_rate, per_minute=cfg.app_per_minute)
         self._chat_limit = KeyedRateLimiter(cfg.chat_rate)
 
     async def __aenter__(self) -> LarkClient:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Awaitable, Callable
 
 HEADROOM = 0.9  # run at 90% of the configured rate
@@ -20,13 +20,17 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class RateLimiter:
-    """At most `rate` calls per second, spaced evenly, granted in the order they were asked for."""
+    """At most `rate` calls per second, spaced evenly, granted in the order they were asked for;
+    optionally also at most `per_minute` calls in any 60 s (Lark: 50/s and 1000/min per app)."""
 
-    def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+    def __init__(self, rate: float, *, per_minute: int = 0, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep):
+        if rate <= 0 or per_minute < 0:
+            raise ValueError("rate must be positive and per_minute not negative")
         self.rate = rate
         self._interval = 1.0 / (rate * HEADROOM)
+        self._per_minute = int(per_minute * HEADROOM) if per_minute else 0
+        self._recent: deque[float] = deque(maxlen=self._per_minute or 1)  # the last granted slots
         self._clock = clock
         self._sleep = sleep
         self._next = float("-inf")  # the earliest free slot
@@ -35,6 +39,9 @@ class RateLimiter:
         """Take the next slot now; returns how long to wait for it (seconds)."""
         now = self._clock()
         slot = max(now, self._next)
+        if self._per_minute and len(self._recent) == self._per_minute:
+            slot = max(slot, self._recent[0] + 60.0)
+        self._recent.append(slot)
         self._next = slot + self._interval
         return slot - now
 

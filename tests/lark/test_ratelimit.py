@@ -34,6 +34,16 @@ def test_burst_is_spread_to_at_most_rate_per_second() -> None:
     assert times[-1] < 40 / (5 * 0.85)
 
 
+def test_minute_cap_holds_a_long_burst_to_the_per_minute_budget() -> None:
+    clock = Clock()
+    limiter = RateLimiter(50, per_minute=100, clock=clock)
+    times = slots(limiter, clock, 300)
+    assert max(sum(1 for u in times if t <= u < t + 60.0) for t in times) <= 100
+    assert max_in_any_second(times) <= 50
+    assert times[89] < 2.0  # the first 90 go out at the per-second pace
+    assert times[-1] < 3 * 60 + 5  # and the rest no slower than the minute budget allows
+
+
 def test_an_idle_limiter_grants_at_once() -> None:
     clock = Clock()
     limiter = RateLimiter(5, clock=clock)
