@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import socket
 import tempfile
@@ -19,6 +20,7 @@ from typing import Any, AsyncIterator
 import httpx
 import tomli_w
 
+from larkdou import logs
 from larkdou.assistant.main import Running, running
 from larkdou.config import Settings, build_settings
 from larkdou.serving import serving
@@ -35,8 +37,8 @@ class Line:
 
 
 SCRIPT = [
-    Line("小明", "BM25 检索的原理是什么？"),
-    Line("小红", "今天中午吃什么？"),
+    Line("小明", "加密 key 怎么配置？"),
+    Line("小红", "中午吃什么"),
     Line("小明", "1"),
     Line("小明", "2"),
     Line("小明", "3"),
@@ -72,9 +74,9 @@ def demo_config(work_dir: Path) -> dict[str, Any]:
             },
         },
         "gateway": {"host": HOST, "port": gateway, "fetch_token": secrets.token_urlsafe(24),
-                    "store": f"sqlite:///{work_dir / 'gateway.db'}", "fetch_wait": 5.0},
+                    "store": f"sqlite:///{work_dir / 'gateway.db'}", "fetch_wait": 1.0},
         "assistant": {"host": HOST, "port": assistant, "work_dir": str(work_dir),
-                      "store": f"sqlite:///{work_dir / 'assistant.db'}", "fetch_wait": 5.0},
+                      "store": f"sqlite:///{work_dir / 'assistant.db'}", "fetch_wait": 1.0},
         "lark": {"domain": f"http://{HOST}:{sandbox}"},
         "sandbox": {"host": HOST, "port": sandbox, "callback": f"http://{HOST}:{gateway}/event"},
     }
@@ -88,14 +90,6 @@ def write_config(work_dir: Path) -> Settings:
     import tomllib
 
     return build_settings(tomllib.loads(path.read_text(encoding="utf-8")), source=str(path), base_dir=work_dir)
-
-
-def build_sample_kb(settings: Settings) -> None:
-    """Index the bundled sample documents into `<work_dir>/kb` (skipped when already built)."""
-    from larkdou.kb import build_kb, sample_docs_dir
-
-    if not (settings.kb_dir.exists() and any(settings.kb_dir.iterdir())):
-        build_kb(settings, sample_docs_dir(), progress=True)
 
 
 @contextlib.asynccontextmanager
@@ -154,10 +148,26 @@ def transcript(items: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _log_to_file(path: Path) -> None:
+    """Keep the terminal for the transcript: warnings still show, the full log goes to `path`."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for flt in (f for h in root.handlers for f in h.filters):
+        to_file.addFilter(flt)  # the secret scrubber
+    root.addHandler(to_file)
+
+
 async def _run(once: bool, work_dir: Path) -> None:
     settings = write_config(work_dir)
-    print(f"work dir: {work_dir}")
-    await asyncio.to_thread(build_sample_kb, settings)
+    logs.register_settings_secrets(settings)
+    _log_to_file(work_dir / "demo.log")
+    print(f"work dir: {work_dir} (log: demo.log)")
+    from larkdou.kb import build_sample_kb
+
+    await asyncio.to_thread(build_sample_kb, settings, progress=True)
     async with demo_stack(settings) as (sandbox_url, assistant):
         print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}\n")
         items = await play(sandbox_url, assistant)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
+
 import httpx
 import pytest
 
 from larkdou.assistant.api import create_app
 from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.errors import StoreError
 from larkdou.serving import serving
 from larkdou.store import open_ledger
 from tests.assistant.answerers import QuestionAnswerer
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -65,13 +71,27 @@ async def test_health_and_metrics(api):
     assert "larkdou_answer_latency_seconds_bucket" in text
 
 
-async def test_health_reports_an_unreachable_store(tmp_path, redis_server):
-    from larkdou.errors import StoreError
-
-    async def down() -> None:
-        raise StoreError("store unreachable")
-
-    async with serving(create_app(QuestionAnswerer(), AssistantMetrics(), [down])) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
-            r = await http.get("/healthz")
-    assert r.status_code == 503 and r.json()["status"] == "unavailable"
+async def test_health_reports_a_store_that_went_away(tmp_path):
+    port = free_port()
+    redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                              "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ledger = None
+        async with asyncio.timeout(10):
+            while ledger is None:
+                try:
+                    ledger = await open_ledger(f"redis://127.0.0.1:{port}/0")
+                except StoreError:
+                    await asyncio.sleep(0.05)
+        async with serving(create_app(QuestionAnswerer(), AssistantMetrics(), [ledger.ping])) as url:
+            async with httpx.AsyncClient(base_url=url) as http:
+                assert (await http.get("/healthz")).status_code == 200
+                redis.kill()
+                redis.wait()
+                r = await http.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "unavailable"
+        await ledger.close()
+    finally:
+        redis.kill()
+        redis.wait()
