@@ -15,10 +15,13 @@ from larkdou.message import Message
 @dataclass
 class Decision:
     answer: bool
-    reason: str  # e.g. "p2p", "mentioned", "relevant", "chitchat", "not_relevant", "llm_error", "no_kb"
+    # answered: "p2p", "mentioned", "relevant", "no_kb"; silent: "chitchat", "not_relevant", "llm_error",
+    # "llm_declined", "no_kb", "not_text", "from_bot", "empty"
+    reason: str
     text: str = ""  # the reply, when answer is true
     sources: list[str] = field(default_factory=list)
-    score: float | None = None
+    score: float | None = None  # relevance in [0, 1] of the best passage, when retrieval ran
+    mode: str = ""  # how the text was made: "llm", "extractive" or "notice" (a fixed message)
 
 
 @runtime_checkable

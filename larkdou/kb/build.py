@@ -31,6 +31,7 @@ from larkdou.kb.loaders import SOURCE_SUFFIXES, iter_documents, load_file
 from larkdou.kb.tokens import tokenize
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 TOKENIZER_VERSION = 1
 
 

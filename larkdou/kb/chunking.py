@@ -13,8 +13,8 @@ from typing import Any, Iterable
 
 from larkdou.kb.loaders import Section
 
-# a sentence ends after Chinese 。！？；… or English .!?; followed by a space, or at a line break
-_SENTENCE_END = re.compile(r"(?<=[。！？；…])|(?<=[.!?;])(?=\s)|\n+")
+# a sentence ends after Chinese 。！？； or English .!?; followed by a space, or at a line break
+_SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])(?=\s)|\n+")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 

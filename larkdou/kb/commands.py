@@ -1,8 +1,113 @@
-"""`larkdou kb …` (build, query, eval)."""
+"""`larkdou kb …` (build, query, eval). Each reads its work dir from `--config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+
+from larkdou.config import Settings
+
+CONFIG_HELP = "config file (TOML; default ./config.ini)"
+
+
+def _settings(config: str | None) -> Settings:
+    from larkdou.cli import load  # imported here: the CLI imports this module
+
+    return load(config)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
 
 
 @click.group()
 def kb() -> None:
     """Build, query and evaluate the knowledge base."""
+
+
+@kb.command("build")
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("--docs", "docs", default=None, type=click.Path(),
+              help="document folder (default: [kb] docs)")
+@click.option("--good", default=None, type=click.Path(), help="questions to answer, one a line")
+@click.option("--bad", default=None, type=click.Path(), help="messages to stay silent on, one a line")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def build(config: str | None, docs: str | None, good: str | None, bad: str | None, no_progress: bool) -> None:
+    """Index a folder of documents (incremental) and calibrate the answer threshold."""
+    from larkdou.errors import KnowledgeBaseError
+    from larkdou.kb.build import build_kb
+
+    settings = _settings(config)
+    folder = docs or (str(settings.path(settings.kb.docs)) if settings.kb.docs else None)
+    if not folder:
+        raise KnowledgeBaseError("no document folder: pass --docs DIR or set [kb] docs")
+    for name, value in (("--good", good), ("--bad", bad)):
+        if value and not Path(value).is_file():
+            raise KnowledgeBaseError(f"{name}: file not found: {value}")
+    report = build_kb(settings, folder, good=good, bad=bad, progress=not no_progress)
+    click.echo(f"indexed {report.files} files ({report.files_reused} unchanged), {report.chunks} chunks "
+               f"({report.chunks_new} new) in {report.seconds:.1f} s; index {_size(report.size_bytes)} "
+               f"at {report.index_dir}")
+    for line in report.skipped:
+        click.echo(f"skipped: {line}", err=True)
+    cal = report.calibration
+    if cal is not None and cal.source == "examples":
+        click.echo(f"threshold {cal.threshold:.3f} from {cal.good} good / {cal.bad} bad examples "
+                   f"(precision {cal.precision:.2f}, recall {cal.recall:.2f}, F1 {cal.f1:.2f})")
+    elif cal is not None:
+        click.echo(f"threshold {cal.threshold:.3f} (default; give --good and --bad example questions to calibrate)")
+
+
+@kb.command("query")
+@click.argument("text")
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("-k", "--top", "top", default=None, type=click.IntRange(1, 50), help="passages to show (default: [kb] top_k)")
+def query(text: str, config: str | None, top: int | None) -> None:
+    """Print the passages that best match TEXT, with scores and sources."""
+    from larkdou.kb.calibrate import decision_score
+    from larkdou.kb.index import open_kb
+
+    settings = _settings(config)
+    base = open_kb(settings, required=True)
+    assert base is not None
+    hits = base.search(text, k=top or settings.kb.top_k)
+    score = decision_score(base, text)
+    verdict = "answer" if score > 0 and score >= base.threshold else "stay silent"
+    click.echo(f"relevance {score:.3f}, threshold {base.threshold:.3f}: a group message would get: {verdict}")
+    if not hits:
+        click.echo("no matching passages")
+    for n, hit in enumerate(hits, 1):
+        click.echo(f"\n[{n}] score {hit.score:.3f}  relevance {hit.relevance:.3f}  {hit.chunk.citation}")
+        body = hit.chunk.text if len(hit.chunk.text) <= 400 else hit.chunk.text[:400] + "…"
+        click.echo("    " + body.replace("\n", "\n    "))
+
+
+@kb.command("eval")
+@click.option("--config", "config", default=None, help=CONFIG_HELP)
+@click.option("--labels", required=True, type=click.Path(), help='jsonl: {"text": …, "label": 1 answer | 0 silent}')
+@click.option("-v", "--verbose", is_flag=True, help="also list each wrong decision")
+def evaluate_cmd(config: str | None, labels: str, verbose: bool) -> None:
+    """Precision, recall and F1 of the group answer decision on labelled messages."""
+    from larkdou.kb.calibrate import evaluate, read_labels
+    from larkdou.kb.index import open_kb
+
+    settings = _settings(config)
+    base = open_kb(settings, required=True)
+    assert base is not None
+    scores, rows = evaluate(base, read_labels(Path(labels)))
+    click.echo(f"{len(rows)} messages, threshold {base.threshold:.3f}")
+    click.echo(f"precision {scores.precision:.3f}  recall {scores.recall:.3f}  F1 {scores.f1:.3f}")
+    click.echo(f"answered correctly (TP) {scores.tp}  answered wrongly (FP) {scores.fp}  "
+               f"silent correctly (TN) {scores.tn}  missed (FN) {scores.fn}")
+    if verbose:
+        for text, label, value in rows:
+            predicted = value > 0 and value >= base.threshold
+            if predicted != label:
+                click.echo(f"{'FP' if predicted else 'FN'} {value:.3f} {text}")
+

@@ -1,0 +1,144 @@
+"""A small OpenAI-compatible server that stands in for a remote LLM in tests, benchmarks and demos.
+
+    app = create_app(latency=10.0)                     # every answer takes 10 s
+    app = create_app(fail_first=2, fail_status=429)    # the first two calls fail, then it answers
+    app = create_app(hang=True)                        # never answers (client timeouts)
+    app = create_app(reply=NOT_IN_DOCS)                # "the documents do not say"
+    app = create_app(reply=lambda messages: "…")       # any reply you like
+    async with serving(app) as url:                    # larkdou.serving
+        settings: [llm] base_url = url + "/v1", model = "test"
+
+Routes: `POST /v1/chat/completions` (non-streaming), `POST /v1/embeddings` (deterministic hashed
+bag-of-tokens vectors, so similar texts get similar vectors), `GET /v1/models`.
+`app.state.llm` (an `LLMBehaviour`) can be changed while serving, and records each request body
+in `requests`, the number of chat calls in `calls` and the most answered at once in `max_in_flight`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from larkdou.answer.prompt import NO_ANSWER
+from larkdou.kb.tokens import tokenize
+
+NOT_IN_DOCS = NO_ANSWER
+EMBED_DIM = 256
+Reply = str | Callable[[list[dict[str, Any]]], str] | None
+
+
+@dataclass
+class LLMBehaviour:
+    latency: float = 0.0  # seconds before each chat answer
+    reply: Reply = None  # None: quote the first passage of the prompt, citing it as [1]
+    fail_first: int = 0  # this many chat calls fail with fail_status before answers come
+    fail_status: int = 500
+    retry_after: float | None = None  # sent as retry-after-ms with failures
+    hang: bool = False  # chat calls never answer
+    api_key: str = ""  # when set, a request without "Bearer <api_key>" gets 401
+    calls: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most chat calls it was answering at once
+
+
+def default_reply(messages: list[dict[str, Any]]) -> str:
+    """A plausible grounded answer: the first sentence of passage [1], cited."""
+    user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    match = re.search(r"^\[1\] \(.*?\)\n(.+)$", user, re.MULTILINE)
+    if not match:
+        return "I can help with larkdou questions."
+    first = re.split(r"(?<=[。！？.!?])\s*", match.group(1).strip())[0]
+    return f"{first} [1]"
+
+
+def _unauthorised(request: Request, b: LLMBehaviour) -> JSONResponse | None:
+    if b.api_key and request.headers.get("authorization") != f"Bearer {b.api_key}":
+        return JSONResponse({"error": {"message": "invalid api key", "type": "invalid_request_error"}},
+                            status_code=401)
+    return None
+
+
+async def _chat(request: Request) -> JSONResponse:
+    b: LLMBehaviour = request.app.state.llm
+    if (denied := _unauthorised(request, b)) is not None:
+        return denied
+    try:
+        body = await request.json()
+        messages = body["messages"]
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": {"message": "body must be JSON with messages"}}, status_code=400)
+    b.calls += 1
+    b.requests.append(body)
+    b.in_flight += 1
+    b.max_in_flight = max(b.max_in_flight, b.in_flight)
+    try:
+        while b.hang:  # until the client gives up (or the test turns hanging off)
+            if await request.is_disconnected():
+                return JSONResponse({}, status_code=499)
+            await asyncio.sleep(0.02)
+        if b.latency:
+            await asyncio.sleep(b.latency)
+    finally:
+        b.in_flight -= 1
+    if b.calls <= b.fail_first:
+        headers = {"retry-after-ms": str(int(b.retry_after * 1000))} if b.retry_after is not None else {}
+        return JSONResponse({"error": {"message": "stand-in failure", "type": "server_error"}},
+                            status_code=b.fail_status, headers=headers)
+    text = b.reply(messages) if callable(b.reply) else (b.reply if b.reply is not None else default_reply(messages))
+    return JSONResponse({
+        "id": f"chatcmpl-{b.calls}", "object": "chat.completion", "created": int(time.time()),
+        "model": body.get("model", "test"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    })
+
+
+def embed_text(text: str) -> list[float]:
+    """A deterministic unit vector: token counts hashed into EMBED_DIM buckets."""
+    vec = np.zeros(EMBED_DIM, dtype=np.float32)
+    for tok in tokenize(text):
+        vec[int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=4).digest(), "little") % EMBED_DIM] += 1
+    norm = float(np.linalg.norm(vec))
+    return (vec / norm if norm else vec).tolist()
+
+
+async def _embeddings(request: Request) -> JSONResponse:
+    b: LLMBehaviour = request.app.state.llm
+    if (denied := _unauthorised(request, b)) is not None:
+        return denied
+    try:
+        body = await request.json()
+        texts = body["input"]
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": {"message": "body must be JSON with input"}}, status_code=400)
+    texts = [texts] if isinstance(texts, str) else texts
+    b.requests.append(body)
+    data = [{"object": "embedding", "index": i, "embedding": embed_text(str(t))} for i, t in enumerate(texts)]
+    return JSONResponse({"object": "list", "data": data, "model": body.get("model", "test")})
+
+
+async def _models(request: Request) -> JSONResponse:
+    return JSONResponse({"object": "list", "data": [{"id": "test", "object": "model"}]})
+
+
+def create_app(*, latency: float = 0.0, reply: Reply = None, fail_first: int = 0, fail_status: int = 500,
+               retry_after: float | None = None, hang: bool = False, api_key: str = "") -> Starlette:
+    """An OpenAI-compatible stand-in; see the module docstring."""
+    app = Starlette(routes=[
+        Route("/v1/chat/completions", _chat, methods=["POST"]),
+        Route("/v1/embeddings", _embeddings, methods=["POST"]),
+        Route("/v1/models", _models, methods=["GET"]),
+    ])
+    app.state.llm = LLMBehaviour(latency, reply, fail_first, fail_status, retry_after, hang, api_key)
+    return app
