@@ -27,6 +27,7 @@ from larkdou.errors import LarkAPIError, LarkAuthError, LarkRateLimited, LarkSer
 from larkdou.lark.codes import CHAT_FREQUENCY_LIMIT, TOKEN_INVALID, error_for
 from larkdou.lark.ratelimit import KeyedRateLimiter, RateLimiter
 from larkdou.lark.text import TEXT_BODY_MAX, UUID_MAX, encoded_size, reply_uuid, split_text, text_content
+from larkdou.logs import register_secret
 
 __all__ = ["BotInfo", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
 
@@ -272,6 +273,7 @@ class LarkClient:
         token, expire = body.get("tenant_access_token"), body.get("expire")
         if not isinstance(token, str) or not token or not isinstance(expire, (int, float)) or expire <= 0:
             raise LarkAuthError(-1, "tenant token answer lacks tenant_access_token / expire")
+        register_secret(token)
         return token, float(expire)
 
 
