@@ -81,11 +81,12 @@ class Sandbox:
         return (await self.http.get("/sandbox/deliveries", params=params)).json()["items"]
 
 
-def make_settings(**sandbox: Any) -> Settings:
+def make_settings(*, gateway: dict[str, Any] | None = None, **sandbox: Any) -> Settings:
     """A fresh app per test (lark-oapi caches tokens per app_id process-wide)."""
     group = {"app_id": "cli_" + secrets.token_hex(8), "app_secret": secrets.token_urlsafe(16),
              "encrypt_key": "ek-" + secrets.token_hex(8), "verification_token": "vt-" + secrets.token_hex(8)}
-    return build_settings({"frontend": {"lark_group": group}, "sandbox": sandbox}, env={})
+    return build_settings({"frontend": {"lark_group": group}, "sandbox": sandbox, "gateway": gateway or {}},
+                          env={})
 
 
 async def wait_until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
