@@ -71,6 +71,7 @@ class Gateway:
         self.encrypt_key = lg.encrypt_key.get_secret_value()
         self.verification_token = lg.verification_token.get_secret_value()
         self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
+        self.long_connection: Any = None  # a LongConnection when receive_mode = "long_connection"
 
     async def _open_store(self) -> None:
         """Open the store, retrying while it is unreachable (requests get 503 meanwhile)."""
@@ -94,15 +95,28 @@ class Gateway:
         if self.queue is None:
             opener = asyncio.create_task(self._open_store())
             await asyncio.wait([opener], timeout=2.0)
+        if self.settings.lark_group.receive_mode == "long_connection":
+            from larkdou.lark.longconn import start_long_connection
+
+            self.long_connection = start_long_connection(self.settings, self._ingest_payload,
+                                                         registry=self.metrics.registry)
         try:
             yield
         finally:
+            if self.long_connection is not None:
+                await self.long_connection.aclose()
             if opener is not None and not opener.done():
                 opener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await opener
             if self.own_queue and self.queue is not None:
                 await self.queue.close()
+
+    async def _ingest_payload(self, payload: dict[str, Any]) -> str:
+        """The long connection's way in: the same ingest path as /event."""
+        if self.ingestor is None:
+            raise StoreError("store not open yet")
+        return await self.ingestor.ingest(payload)
 
     # ---- POST /event ------------------------------------------------------------------------
     async def event(self, request: Request) -> Response:
@@ -233,7 +247,13 @@ class Gateway:
             depth = await self.queue.depth()
         except StoreError:
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "store": "ok", "depth": depth})
+        body: dict[str, Any] = {"status": "ok", "store": "ok", "depth": depth}
+        if self.long_connection is not None:
+            body["long_connection"] = self.long_connection.status()
+            if not self.long_connection.connected:  # no events arrive until it is back
+                body["status"] = "unavailable"
+                return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.queue is not None:

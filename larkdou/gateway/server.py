@@ -14,15 +14,22 @@ log = logging.getLogger("larkdou.gateway")
 
 
 def check_gateway_settings(settings: Settings) -> None:
-    """The gateway refuses to start without what it needs to verify Lark and guard /fetch."""
-    require(settings, "frontend.lark_group.verification_token", "gateway.fetch_token")
+    """The gateway refuses to start without what it needs to verify Lark (webhook) or to open the
+    long connection, and to guard /fetch."""
+    if settings.lark_group.receive_mode == "long_connection":
+        require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret", "gateway.fetch_token")
+    else:
+        require(settings, "frontend.lark_group.verification_token", "gateway.fetch_token")
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     check_gateway_settings(settings)
     host = host or settings.gateway.host
     port = port or settings.gateway.port
-    if not settings.lark_group.encrypt_key.get_secret_value():
+    if settings.lark_group.receive_mode == "long_connection":
+        log.info("receiving events over Lark's long connection (%s); no public callback URL needed",
+                 settings.lark.domain)
+    elif not settings.lark_group.encrypt_key.get_secret_value():
         log.warning("no [frontend.lark_group] encrypt_key: events are accepted unsigned (token check only)")
     log.info("gateway on http://%s:%d  (Lark callback: /event, assistant: /fetch), store %s",
              host, port, settings.gateway_store_url.split("@")[-1])

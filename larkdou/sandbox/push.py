@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from larkdou.lark.crypto import encrypt, signature
+from larkdou.sandbox.longconn import LongConnHub
 from larkdou.sandbox.state import SandboxState, StoredMessage
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ class Delivery:
 class Pusher:
     """Owns the push tasks and the delivery log; `start`/`close` bracket its HTTP client."""
 
-    def __init__(self, state: SandboxState):
+    def __init__(self, state: SandboxState, hub: LongConnHub | None = None):
         self.state = state
+        self.hub = hub  # while a long-connection client is connected, events go there instead
         self.deliveries: list[Delivery] = []
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,21 +128,28 @@ class Pusher:
 
     async def _attempt(self, event: dict[str, Any], msg: StoredMessage, attempt: int) -> bool:
         assert self._client is not None, "Pusher.start() was not awaited"
-        url = self.state.tunables.callback
-        body, headers = self.envelope(event)
-        status, error = None, ""
-        try:
-            resp = await self._client.post(url, content=body, headers=headers, timeout=ANSWER_WITHIN)
-            status = resp.status_code
-        except httpx.TimeoutException:
-            error = "timeout"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        if self.hub is not None and self.hub.connected:
+            ack = await self.hub.deliver(event)
+            url, status, error = f"longconn:{ack.conn_id}", ack.status, ack.error
+        else:
+            url = self.state.tunables.callback
+            status, error = await self._post(url, event)
         self._record(Delivery(event["header"]["event_id"], msg.message_id, msg.chat.chat_id, attempt, url,
                               status, error, time.time()))
         log.info("push event_id=%s message_id=%s chat_id=%s attempt=%d -> %s",
                  event["header"]["event_id"], msg.message_id, msg.chat.chat_id, attempt, status or error)
         return status == 200
+
+    async def _post(self, url: str, event: dict[str, Any]) -> tuple[int | None, str]:
+        assert self._client is not None, "Pusher.start() was not awaited"
+        body, headers = self.envelope(event)
+        try:
+            resp = await self._client.post(url, content=body, headers=headers, timeout=ANSWER_WITHIN)
+        except httpx.TimeoutException:
+            return None, "timeout"
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+        return resp.status_code, ""
 
     def _record(self, delivery: Delivery) -> None:
         self.deliveries.append(delivery)

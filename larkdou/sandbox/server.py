@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from larkdou.config import Settings
 from larkdou.sandbox import control, openapi
+from larkdou.sandbox.longconn import LongConnHub
 from larkdou.sandbox.push import Pusher
 from larkdou.sandbox.state import Credentials, SandboxState
 from larkdou.serving import config_for
@@ -50,7 +51,8 @@ def create_app(settings: Settings, *, callback: str | None = None) -> Starlette:
     """The sandbox as an ASGI app; `app.state.sandbox` is its state, `app.state.pusher` the push."""
     creds, _ = credentials(settings)
     state = SandboxState(creds, settings.sandbox, callback or default_callback(settings))
-    pusher = Pusher(state)
+    hub = LongConnHub(state)
+    pusher = Pusher(state, hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,6 +60,7 @@ def create_app(settings: Settings, *, callback: str | None = None) -> Starlette:
         try:
             yield
         finally:
+            await hub.close()
             await pusher.close()
 
     async def page(request: Request) -> FileResponse:
@@ -73,9 +76,11 @@ def create_app(settings: Settings, *, callback: str | None = None) -> Starlette:
         Mount("/sandbox/static", StaticFiles(directory=STATIC), name="static"),
         *openapi.routes(state),
         *control.routes(state, pusher),
+        *hub.routes(),
     ], lifespan=lifespan)
     app.state.sandbox = state
     app.state.pusher = pusher
+    app.state.longconn = hub
     return app
 
 

@@ -1,0 +1,331 @@
+"""Receive events over Lark's long connection (reference §5) with the official `lark_oapi.ws.Client`.
+
+The SDK's client blocks in `start()`, has no `stop()` and runs on an asyncio loop captured when its
+module is imported. So each `LongConnection` runs one client in a daemon thread with that thread's
+own loop, and hands every event's exact JSON payload to the ingest coroutine on the application's
+loop. The SDK acks an event when our handler returns, so the handler waits (at most
+`INGEST_TIMEOUT`, inside Lark's 3 s) until the message is durably stored: a store failure becomes
+ack `{"code":500}` and Lark delivers the event again. Nothing is lost, and dedup stops doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any, Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from larkdou.config import Settings, require
+from larkdou.errors import EventError, StoreError
+
+log = logging.getLogger("larkdou.longconn")
+
+Ingest = Callable[[dict[str, Any]], Awaitable[str]]
+
+INGEST_TIMEOUT = 2.0  # seconds to store one event; Lark wants the ack within 3 s
+STOP_TIMEOUT = 5.0
+_URL_QUERY = re.compile(r"(wss?://[^\s?'\"]+)\?[^\s'\"]*")  # the connect URL carries a ticket
+
+
+def _scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    text = _URL_QUERY.sub(r"\1?…", text)
+    for s in secrets:
+        if s:
+            text = text.replace(s, "******")
+    return text[:300]
+
+
+class _ScrubUrls(logging.Filter):
+    """The SDK logs its connect URL, ticket included; keep only the part before the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "ws" in record.msg:
+            record.msg = _scrub(record.getMessage())
+            record.args = None
+        return True
+
+
+class _ThreadLoop:
+    """Stands in for the SDK's module-level `loop`: each thread sees its own event loop, so several
+    clients (one thread each) can live in one process."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio.get_event_loop(), name)
+
+
+_sdk_lock = threading.Lock()
+
+
+def _sdk() -> Any:
+    """Import the SDK's ws client once and make it thread-safe as described above."""
+    with _sdk_lock:
+        from lark_oapi.ws import client as ws_client
+
+        if not isinstance(ws_client.loop, _ThreadLoop):
+            ws_client.loop = _ThreadLoop()
+            logging.getLogger("Lark").addFilter(_ScrubUrls())
+        return ws_client
+
+
+class LongConnMetrics:
+    """Prometheus metrics of one long connection, on the registry of the app that owns it."""
+
+    def __init__(self, registry: CollectorRegistry | None):
+        self.registry = registry or CollectorRegistry()
+        self.connected = Gauge("larkdou_longconn_connected", "1 while the long connection to Lark is up",
+                               registry=self.registry)
+        self.disconnects = Counter("larkdou_longconn_disconnects_total", "Long connection losses",
+                                   registry=self.registry)
+        self.reconnects = Counter("larkdou_longconn_reconnects_total",
+                                  "Long connection re-established after a loss", registry=self.registry)
+        self.events = Counter("larkdou_longconn_events_total", "Events received over the long connection, "
+                              "by outcome", ["outcome"], registry=self.registry)
+
+
+class _Handler:
+    """What the SDK's ws client calls for every event: `_do_without_validation(payload)` with the
+    exact payload bytes (SDK 1.7.5). Returning None acks `{"code":200}`; raising acks 500."""
+
+    def __init__(self, conn: "LongConnection"):
+        self._conn = conn
+
+    def _do_without_validation(self, payload: bytes) -> None:
+        self._conn._handle(payload)
+
+
+def _client_class(ws_client: Any) -> type:
+    class Client(ws_client.Client):  # type: ignore[misc, name-defined]
+        """The SDK client, reporting each connect attempt to its `LongConnection`."""
+
+        def __init__(self, *args: Any, owner: "LongConnection", **kw: Any):
+            super().__init__(*args, **kw)
+            self._owner = owner
+            self.on_reconnecting = owner._lost
+
+        async def _connect(self) -> None:
+            try:
+                await super()._connect()
+            except ws_client.ClientException as exc:  # the SDK will not retry: stop the thread
+                self._owner._failed(exc)
+                asyncio.get_running_loop().call_soon(_cancel_all, asyncio.get_running_loop())
+                raise
+            except Exception as exc:
+                self._owner._connect_failed(exc)
+                raise
+            self._owner._up()
+
+    return Client
+
+
+class LongConnection:
+    """One long connection to Lark, feeding `ingest` (e.g. `Ingestor.ingest`) on the caller's loop.
+
+    `start()` returns at once; `status()` / `connected` tell how it is doing; `aclose()` ends it.
+    """
+
+    def __init__(self, settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,
+                 registry: CollectorRegistry | None = None, ingest_timeout: float = INGEST_TIMEOUT):
+        require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
+        group = settings.lark_group
+        self._app_id = group.app_id
+        self._app_secret = group.app_secret.get_secret_value()
+        self._domain = settings.lark.domain
+        self._ingest = ingest
+        self._app_loop = loop or asyncio.get_running_loop()
+        self.ingest_timeout = ingest_timeout
+        self.metrics = LongConnMetrics(registry)
+        self._lock = threading.Lock()
+        self._state = "stopped"
+        self._ever_connected = False
+        self._since: float | None = None
+        self._last_error = ""
+        self._disconnects = 0
+        self._reconnects = 0
+        self._events = 0
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- life cycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the client thread (discovery, connect, then events); returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("long connection already started")
+        self._set_state("connecting")
+        self._thread = threading.Thread(target=self._run, name=f"lark-longconn-{self._app_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        client = None
+        try:
+            ws_client = _sdk()
+            if self._stopping.is_set():
+                return
+            client = _client_class(ws_client)(
+                self._app_id, self._app_secret, event_handler=_Handler(self), domain=self._domain, owner=self)
+            log.info("long connection: connecting via %s", self._domain)
+            client.start()
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the SDK gives up on client errors (bad credentials, too many connections)
+            self._failed(exc)
+        finally:
+            self._wind_down(loop, client)
+
+    def _wind_down(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        """Cancel what is left on the thread's loop, close the socket, close the loop."""
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        conn = getattr(client, "_conn", None)
+        if conn is not None:
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.wait_for(conn.close(), 2.0))
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        self.metrics.connected.set(0)
+        with self._lock:
+            if self._state != "failed":
+                self._state = "stopped"
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """End the connection and its thread (blocking; from async code use `aclose`)."""
+        self._stopping.set()
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(_cancel_all, loop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("long connection thread did not stop within %.0f s (left as a daemon)", timeout)
+
+    async def aclose(self) -> None:
+        """`stop()` without blocking the caller's loop (the handler may be waiting on it)."""
+        await asyncio.to_thread(self.stop)
+
+    # ---- state ----------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._state == "connected"
+
+    def status(self) -> dict[str, Any]:
+        """State for /healthz: connecting | connected | reconnecting | failed | stopped, and counters."""
+        with self._lock:
+            return {"state": self._state, "connected": self._state == "connected",
+                    "connected_since": self._since, "disconnects": self._disconnects,
+                    "reconnects": self._reconnects, "events": self._events, "last_error": self._last_error}
+
+    def _set_state(self, state: str) -> None:
+        with self._lock:
+            self._state = state
+
+    def _up(self) -> None:
+        with self._lock:
+            again = self._ever_connected
+            self._ever_connected = True
+            self._state, self._since = "connected", time.time()
+            if again:
+                self._reconnects += 1
+        self.metrics.connected.set(1)
+        if again:
+            self.metrics.reconnects.inc()
+        log.info("long connection: %s", "reconnected" if again else "connected")
+
+    def _lost(self) -> None:
+        if self._stopping.is_set():
+            return
+        with self._lock:
+            was_up = self._state == "connected"
+            self._state, self._since = "reconnecting", None
+            if was_up:
+                self._disconnects += 1
+        self.metrics.connected.set(0)
+        if was_up:
+            self.metrics.disconnects.inc()
+        log.warning("long connection: lost, reconnecting")
+
+    def _error_text(self, exc: BaseException) -> str:
+        return _scrub(f"{type(exc).__name__}: {exc}", (self._app_secret,))
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._last_error = self._error_text(exc)
+        log.warning("long connection: connect failed: %s", self._last_error)
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._state, self._since = "failed", None
+            self._last_error = self._error_text(exc)
+        self.metrics.connected.set(0)
+        log.error("long connection: stopped for good: %s", self._last_error)
+
+    # ---- events (on the client thread) ------------------------------------------------------------
+    def _count(self, outcome: str) -> None:
+        self.metrics.events.labels(outcome).inc()
+        with self._lock:
+            self._events += 1
+
+    def _handle(self, payload: bytes) -> None:
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            self._count("rejected")
+            log.error("long connection: dropped an event that is not a JSON object (%d bytes)", len(payload))
+            return
+        ctx = _context(data)
+        future = asyncio.run_coroutine_threadsafe(self._ingest(data), self._app_loop)
+        try:
+            outcome = future.result(timeout=self.ingest_timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            self._count("timeout")
+            log.error("long connection: %s not stored within %.1f s; ack 500 so Lark redelivers",
+                      ctx, self.ingest_timeout)
+            raise StoreError("event not stored in time") from None
+        except EventError as exc:
+            self._count("rejected")  # redelivery cannot fix a malformed event
+            log.error("long connection: dropped malformed event %s: %s", ctx, exc)
+            return
+        except StoreError as exc:
+            self._count("store_error")
+            log.error("long connection: store unavailable for %s (%s); ack 500 so Lark redelivers", ctx, exc)
+            raise
+        self._count(outcome)
+        log.debug("long connection: %s %s", outcome, ctx)
+
+
+def _context(data: dict[str, Any]) -> str:
+    header = data.get("header") if isinstance(data.get("header"), dict) else {}
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    return (f"event_id={header.get('event_id', '')} chat_id={message.get('chat_id', '')} "
+            f"message_id={message.get('message_id', '')}")
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+
+
+def start_long_connection(settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,
+                          registry: CollectorRegistry | None = None) -> LongConnection:
+    """Create and start a long connection that feeds `ingest` (run on `loop`, default: the running one)."""
+    conn = LongConnection(settings, ingest, loop=loop, registry=registry)
+    conn.start()
+    return conn
