@@ -62,33 +62,38 @@ def default_reply(messages: list[dict[str, Any]]) -> str:
     return f"{first} [1]"
 
 
-def _unauthorised(request: Request, b: LLMBehaviour) -> JSONResponse | None:
+async def _read(request: Request, key: str) -> tuple[dict[str, Any], JSONResponse | None]:
+    """The JSON body, or the error response for a wrong key or a body without `key`."""
+    b: LLMBehaviour = request.app.state.llm
     if b.api_key and request.headers.get("authorization") != f"Bearer {b.api_key}":
-        return JSONResponse({"error": {"message": "invalid api key", "type": "invalid_request_error"}},
-                            status_code=401)
-    return None
+        return {}, JSONResponse({"error": {"message": "invalid api key", "type": "invalid_request_error"}},
+                                status_code=401)
+    try:
+        body = await request.json()
+        if isinstance(body, dict) and key in body:
+            return body, None
+    except ValueError:
+        pass
+    return {}, JSONResponse({"error": {"message": f"body must be JSON with {key}"}}, status_code=400)
 
 
 async def _chat(request: Request) -> JSONResponse:
     b: LLMBehaviour = request.app.state.llm
-    if (denied := _unauthorised(request, b)) is not None:
-        return denied
-    try:
-        body = await request.json()
-        messages = body["messages"]
-    except (ValueError, KeyError, TypeError):
-        return JSONResponse({"error": {"message": "body must be JSON with messages"}}, status_code=400)
+    body, error = await _read(request, "messages")
+    if error is not None:
+        return error
+    messages = body["messages"]
     b.calls += 1
     b.requests.append(body)
     b.in_flight += 1
     b.max_in_flight = max(b.max_in_flight, b.in_flight)
     try:
-        while b.hang:  # until the client gives up (or the test turns hanging off)
+        started = time.monotonic()
+        # wait out the latency (or forever when hanging), but stop as soon as the client gives up
+        while b.hang or time.monotonic() - started < b.latency:
             if await request.is_disconnected():
                 return JSONResponse({}, status_code=499)
-            await asyncio.sleep(0.02)
-        if b.latency:
-            await asyncio.sleep(b.latency)
+            await asyncio.sleep(min(0.02, max(0.0, b.latency - (time.monotonic() - started))) or 0.02)
     finally:
         b.in_flight -= 1
     if b.calls <= b.fail_first:
@@ -115,14 +120,10 @@ def embed_text(text: str) -> list[float]:
 
 async def _embeddings(request: Request) -> JSONResponse:
     b: LLMBehaviour = request.app.state.llm
-    if (denied := _unauthorised(request, b)) is not None:
-        return denied
-    try:
-        body = await request.json()
-        texts = body["input"]
-    except (ValueError, KeyError, TypeError):
-        return JSONResponse({"error": {"message": "body must be JSON with input"}}, status_code=400)
-    texts = [texts] if isinstance(texts, str) else texts
+    body, error = await _read(request, "input")
+    if error is not None:
+        return error
+    texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
     b.requests.append(body)
     data = [{"object": "embedding", "index": i, "embedding": embed_text(str(t))} for i, t in enumerate(texts)]
     return JSONResponse({"object": "list", "data": data, "model": body.get("model", "test")})
