@@ -20,11 +20,11 @@ from tests.factories import APP_ID, ENCRYPT_KEY, FETCH_TOKEN, VERIFICATION_TOKEN
 APP_SECRET = "test-app-secret"
 
 
-def stack_settings(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger: str = "",
-                   gateway_store: str = "", lease: float = 30.0, **assistant: Any) -> Settings:
-    """Settings shared by the sandbox, the gateway and the assistant."""
+def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger: str = "",
+                 gateway_store: str = "", lease: float = 30.0, **assistant: Any) -> dict[str, Any]:
+    """The config (as a TOML-ready dict) shared by the sandbox, the gateway and the assistant."""
     recall_allow = assistant.pop("recall_allow", [])
-    data = {
+    return {
         "frontend": {
             "webhook_url": f"http://127.0.0.1:{gateway_port}/fetch",
             "lark_group": {"app_id": APP_ID, "app_secret": APP_SECRET, "encrypt_key": ENCRYPT_KEY,
@@ -37,7 +37,11 @@ def stack_settings(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledg
         "lark": {"domain": f"http://127.0.0.1:{sandbox_port}"},
         "sandbox": {"host": "127.0.0.1", "port": sandbox_port},
     }
-    return build_settings(data, base_dir=tmp_path, env={})
+
+
+def stack_settings(tmp_path: Path, sandbox_port: int, gateway_port: int, **kw: Any) -> Settings:
+    """Settings shared by the sandbox, the gateway and the assistant (see `stack_config`)."""
+    return build_settings(stack_config(tmp_path, sandbox_port, gateway_port, **kw), base_dir=tmp_path, env={})
 
 
 @dataclass
