@@ -113,7 +113,8 @@ class RedisQueue(_RedisStore):
         self._msg_prefix, self._channel = p + "q:m:", p + "q:wake"
         self._topic = f"redis-queue:{id(self)}"
         self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._listening = False
+        self._first_try = asyncio.Event()  # the listener's first subscribe attempt is over, either way
 
     @classmethod
     async def open(cls, url: str, *, dedup_ttl: float, namespace: str = "larkdou") -> "RedisQueue":
@@ -174,24 +175,30 @@ class RedisQueue(_RedisStore):
     # -- wake-ups ------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Start the pub/sub listener once; wait (briefly) until it is subscribed."""
+        """Start the pub/sub listener once, and let it try to subscribe before the first look."""
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen_forever(), name="redis-queue-wake")
-        if not self._subscribed.is_set():
+        if not self._first_try.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._subscribed.wait(), CONNECT_TIMEOUT)
+                await asyncio.wait_for(self._first_try.wait(), CONNECT_TIMEOUT * 2)
 
     async def _listen_forever(self) -> None:
         while True:
             try:
                 async with self._subscription() as pubsub:
-                    self._subscribed.set()
+                    if not self._listening:
+                        log.info("redis store %s: listening for new messages", self._where)
+                    self._listening = True
+                    self._first_try.set()
                     while True:
                         if await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0):
                             wake.notify(self._topic)
             except (RedisError, OSError) as exc:
-                self._subscribed.clear()
-                log.warning("redis store %s: wake-up channel lost (%s); polling until it is back", self._where, exc)
+                if self._listening or not self._first_try.is_set():
+                    log.warning("redis store %s: no wake-up channel (%s); polling every %.1f s until it is back",
+                                self._where, exc, POLL_SECONDS)
+                self._listening = False
+                self._first_try.set()
                 await asyncio.sleep(POLL_SECONDS * 2)
 
     @contextlib.asynccontextmanager
