@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,30 +26,9 @@ from typing import Awaitable, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import start_redis  # noqa: E402
 from larkdou.message import Message  # noqa: E402
 from larkdou.store import Queue, open_queue  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("redis-server did not start")
 
 
 def message(i: int) -> Message:
@@ -177,7 +153,8 @@ def main() -> None:
             tmp = Path(d)
             proc = None
             if backend == "redis":
-                proc, url = start_redis(tmp)
+                proc, base = start_redis(tmp)
+                url = f"{base}/0"
             else:
                 url = f"sqlite:///{tmp / 'queue.db'}"
             try:
