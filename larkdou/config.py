@@ -145,6 +145,13 @@ class SandboxConfig(_Section):
     app_rate: float = Field(50.0, gt=0)
     chat_rate: float = Field(5.0, gt=0)
 
+    @field_validator("callback")
+    @classmethod
+    def _callback_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be empty (the gateway's /event) or an http:// or https:// URL")
+        return v
+
 
 class Settings(_Section):
     frontend: FrontendConfig = Field(default_factory=FrontendConfig)

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from larkdou.config import Settings
+from larkdou.errors import ConfigError
 from larkdou.sandbox import control, openapi
 from larkdou.sandbox.longconn import LongConnHub
 from larkdou.sandbox.push import Pusher
@@ -50,7 +51,10 @@ def default_callback(settings: Settings) -> str:
 def create_app(settings: Settings, *, callback: str | None = None) -> Starlette:
     """The sandbox as an ASGI app; `app.state.sandbox` is its state, `app.state.pusher` the push."""
     creds, _ = credentials(settings)
-    state = SandboxState(creds, settings.sandbox, callback or default_callback(settings))
+    target = callback or default_callback(settings)
+    if not target.startswith(("http://", "https://")):
+        raise ConfigError(f"the sandbox's callback must be an http:// or https:// URL, got {target!r}")
+    state = SandboxState(creds, settings.sandbox, target)
     hub = LongConnHub(state)
     pusher = Pusher(state, hub)
 
@@ -91,7 +95,12 @@ def serve(settings: Settings, port: int | None = None, callback: str | None = No
     state: SandboxState = app.state.sandbox
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, settings.sandbox.port if port is None else port))
+    port = settings.sandbox.port if port is None else port
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     base = f"http://{shown}:{sock.getsockname()[1]}"
     _, defaults = credentials(settings)
