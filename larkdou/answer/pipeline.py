@@ -16,6 +16,7 @@ from larkdou.answer.policy import Route, route
 from larkdou.answer.prompt import NO_MATCH, NOT_BUILT, build_messages, declined, extractive_reply, llm_reply
 from larkdou.config import Settings
 from larkdou.errors import LarkdouError, LLMError
+from larkdou.kb.calibrate import decision_score
 from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
 from larkdou.message import Message
 
@@ -80,7 +81,7 @@ class KBAnswerer:
                 return self._log(msg, Decision(True, "no_kb", NOT_BUILT, mode="notice"))
             return self._log(msg, await self._ask(msg, r, [], "no_kb", None))
         hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
-        score = kb.relevance(hits)
+        score = kb.relevance(hits) if r.addressed else decision_score(kb, r.question, hits)
         relevant = score > 0 and score >= kb.threshold
         if not relevant and not r.addressed:
             return self._log(msg, Decision(False, "not_relevant", score=score))

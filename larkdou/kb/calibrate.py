@@ -13,7 +13,8 @@ from typing import Any
 
 from larkdou.errors import KnowledgeBaseError
 from larkdou.kb.chitchat import is_chitchat
-from larkdou.kb.index import DEFAULT_THRESHOLD, KnowledgeBase
+from larkdou.kb.index import DEFAULT_THRESHOLD, Hit, KnowledgeBase
+from larkdou.kb.tokens import tokenize
 
 
 @dataclass
@@ -85,9 +86,15 @@ def choose_threshold(good: list[float], bad: list[float]) -> Calibration:
                        len(good), len(bad))
 
 
-def decision_score(kb: KnowledgeBase, text: str) -> float:
-    """The score a group message is judged by: 0 for chit-chat, else the best passage's relevance."""
-    return 0.0 if is_chitchat(text) else kb.relevance(kb.search(text))
+MIN_GROUP_TOKENS = 2
+
+
+def decision_score(kb: KnowledgeBase, text: str, hits: list[Hit] | None = None) -> float:
+    """The score an unaddressed group message is judged by: the best passage's relevance, or 0 for
+    chit-chat and for messages of fewer than MIN_GROUP_TOKENS distinct words (a bare "redis")."""
+    if is_chitchat(text) or len(set(tokenize(text))) < MIN_GROUP_TOKENS:
+        return 0.0
+    return kb.relevance(kb.search(text) if hits is None else hits)
 
 
 def calibrate(kb: KnowledgeBase, good: list[str], bad: list[str]) -> Calibration:

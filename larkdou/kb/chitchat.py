@@ -35,7 +35,7 @@ def _has_word(text: str) -> bool:
 
 def _social(word: str) -> bool:
     """Whether `word` is one social phrase, or several run together ("好的谢谢", "收到收到")."""
-    if word in PHRASES or word in EN_WORDS or _LAUGH.match(word):
+    if word in PHRASES or word in EN_WORDS or word.isdigit() or _LAUGH.match(word):
         return True
     reachable = [True] + [False] * len(word)
     for i in range(len(word)):
@@ -47,7 +47,7 @@ def _social(word: str) -> bool:
 
 
 def is_chitchat(text: str) -> bool:
-    """True for greetings, thanks, acknowledgements, laughter and emoji-only messages."""
+    """True for greetings, thanks, acknowledgements, laughter, bare numbers and emoji-only messages."""
     pieces = [p for p in _SPLIT.split(text.strip().lower()) if p]
     if not any(_has_word(p) for p in pieces):
         return True

@@ -49,7 +49,8 @@ def _word_tokens(word: str) -> list[str]:
     parts = [p for piece in re.split(r"[_.\-]+", word) for p in _CAMEL.findall(piece)]
     if len(parts) > 1:
         out.extend(p.lower() for p in parts)
-    return [t for t in out if t not in EN_STOPWORDS and (len(t) > 1 or t.isdigit())]
+    # single letters and one- or two-digit numbers ("1", "2", list markers) say nothing about a topic
+    return [t for t in out if t not in EN_STOPWORDS and len(t) > (2 if t.isdigit() else 1)]
 
 
 def tokenize(text: str) -> list[str]:

@@ -30,7 +30,8 @@ async def test_group_answers_known_questions_with_excerpts_and_sources(sample_se
     await answerer.aclose()
 
 
-@pytest.mark.parametrize("text", ["中午吃什么", "收到", "今天天气不错", "周末去哪玩？", "明天开会记得带电脑"])
+@pytest.mark.parametrize("text", ["中午吃什么", "收到", "今天天气不错", "周末去哪玩？", "明天开会记得带电脑",
+                                  "1", "2", "3", "redis", "fetch?"])
 async def test_group_stays_silent_on_chitchat(sample_settings, text: str) -> None:  # type: ignore[no-untyped-def]
     d = await build_answerer(sample_settings).decide(group_msg(text))
     assert not d.answer and d.text == ""
@@ -44,6 +45,8 @@ async def test_addressed_questions_are_always_answered(sample_settings) -> None:
     assert "nothing about this in the knowledge base" in d.text
     d = await answerer.decide(group_msg("网关默认端口是多少？", chat_type="p2p"))
     assert (d.answer, d.reason) == (True, "p2p") and "6666" in d.text
+    d = await answerer.decide(group_msg("@豆哥 redis", mentions=[BOT]))
+    assert (d.answer, d.mode) == (True, "extractive") and "redis://" in d.text
 
 
 async def test_without_a_knowledge_base(tmp_path: Path) -> None:
