@@ -30,6 +30,8 @@ def new_delivery_id(seq: int | str) -> str:
 
 def delivery_seq(delivery_id: str) -> int | None:
     """The message sequence number inside a delivery id, or None when the id is malformed."""
+    if not isinstance(delivery_id, str):
+        return None
     seq, dot, token = delivery_id.partition(".")
     if not dot or not seq.isdigit() or len(seq) > 18 or len(token) != 16:
         return None
