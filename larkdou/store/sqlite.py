@@ -13,11 +13,11 @@ import time
 from typing import Sequence
 
 from larkdou.message import LANE_NORMAL, LANE_RECALL, Message
+from larkdou.store import wake
 from larkdou.store.base import Delivery, SentMessage
 from larkdou.store.common import (LEDGER_RETENTION, delivery_seq, dump_message, load_message, long_poll,
                                   new_delivery_id, now_ms)
 from larkdou.store.sqlite_db import SqliteDB
-from larkdou.store import wake
 
 POLL_SECONDS = 0.15  # long-poll re-check: writes of other processes, leases that ran out
 SWEEP_EVERY = 60.0  # seconds between sweeps of expired dedup keys / old ledger rows

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import queue
 import sqlite3
 import threading
@@ -21,7 +20,6 @@ from typing import Any, Callable, TypeVar
 
 from larkdou.errors import StoreError
 
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_BATCH = 512  # jobs per transaction
