@@ -19,6 +19,7 @@ setup:
 bench:
 	@bash scripts/bootstrap.sh --test
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
 
 clean:
 	rm -rf $(VENV) workdir .pytest_cache
