@@ -31,6 +31,7 @@ Ingest = Callable[[dict[str, Any]], Awaitable[str]]
 
 INGEST_TIMEOUT = 2.0  # seconds to store one event; Lark wants the ack within 3 s
 STOP_TIMEOUT = 5.0
+FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL = 2, 5  # seconds, before the server has sent its own
 _URL_QUERY = re.compile(r"(wss?://[^\s?'\"]+)\?[^\s'\"]*")  # the connect URL carries a ticket
 
 
@@ -108,6 +109,9 @@ def _client_class(ws_client: Any) -> type:
             super().__init__(*args, **kw)
             self._owner = owner
             self.on_reconnecting = owner._lost
+            # Until Lark's ClientConfig replaces them, retry a failed first connect within seconds
+            # (the SDK's local defaults wait up to 30 s, then 2 minutes between attempts).
+            self._reconnect_nonce, self._reconnect_interval = FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL
 
         async def _connect(self) -> None:
             try:

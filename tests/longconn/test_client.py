@@ -164,3 +164,17 @@ async def _is(value: object, expected: object) -> bool:
 
 async def _empty(coro) -> bool:  # type: ignore[no-untyped-def]
     return not await coro
+
+
+async def test_a_connection_started_before_lark_is_reachable_connects_once_it_is(settings, tmp_path):
+    queue = await open_queue(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        async with open_longconn(settings, queue, wait=False) as conn:
+            await eventually(lambda: _is(conn.status()["state"], "reconnecting"))
+            assert conn.status()["last_error"]  # why it is not connected yet
+            async with open_sandbox(settings) as sandbox:
+                await eventually(lambda: _is(conn.connected, True))
+                msg_id = await sandbox.say("oc_chat1", "终于连上了")
+                assert (await eventually(lambda: fetch(queue))).message.msg_id == msg_id
+    finally:
+        await queue.close()
