@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -46,7 +47,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
     proc.wait(timeout=10)
 
 
-_db_counter = iter(range(1, 64))
+_db_numbers = itertools.cycle(range(1, 64))  # each test empties its database first
 
 
 @pytest.fixture
@@ -54,8 +55,10 @@ def redis_url(redis_server: str) -> str:
     """A fresh, empty Redis database number for one test."""
     import redis as redis_sync
 
-    url = f"{redis_server}/{next(_db_counter)}"
-    redis_sync.Redis.from_url(url).flushdb()
+    url = f"{redis_server}/{next(_db_numbers)}"
+    client = redis_sync.Redis.from_url(url)
+    client.flushdb()
+    client.close()
     return url
 
 
