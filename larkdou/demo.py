@@ -21,7 +21,7 @@ import httpx
 import tomli_w
 
 from larkdou import logs
-from larkdou.assistant.main import Running, running
+from larkdou.assistant.main import Running, running, until_signalled
 from larkdou.config import Settings, build_settings
 from larkdou.serving import serving
 
@@ -59,9 +59,10 @@ def _port(preferred: int) -> int:
     raise OSError("no free port")
 
 
-def demo_config(work_dir: Path) -> dict[str, Any]:
-    """A complete config for the demo: loopback ports, generated credentials, SQLite stores."""
-    sandbox, gateway, assistant = _port(7777), _port(6666), _port(8888)
+def demo_config(work_dir: Path, ports: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """A complete config for the demo: loopback ports (sandbox, gateway, assistant; by default 7777,
+    6666 and 8888 when free), generated credentials, SQLite stores."""
+    sandbox, gateway, assistant = ports or (_port(7777), _port(6666), _port(8888))
     return {
         "frontend": {
             "type": "lark_group",
@@ -169,14 +170,19 @@ async def _run(once: bool, work_dir: Path) -> None:
 
     await asyncio.to_thread(build_sample_kb, settings, progress=True)
     async with demo_stack(settings) as (sandbox_url, assistant):
-        print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}\n")
-        items = await play(sandbox_url, assistant)
-        print("\nthe group now:")
-        print(transcript(items))
-        if once:
-            return
-        print(f"\nOpen {sandbox_url}/ to chat with the bot (Ctrl-C to stop).")
-        await asyncio.Event().wait()
+        await until_signalled(_show(sandbox_url, assistant, settings, once))
+    print("demo stopped")
+
+
+async def _show(sandbox_url: str, assistant: Running, settings: Settings, once: bool) -> None:
+    print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}\n")
+    items = await play(sandbox_url, assistant)
+    print("\nthe group now:")
+    print(transcript(items))
+    if once:
+        return
+    print(f"\nOpen {sandbox_url}/ to chat with the bot (Ctrl-C to stop).")
+    await asyncio.Event().wait()
 
 
 def run(once: bool = False, work_dir: Path | None = None) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable
 
 from larkdou.answer.base import Answerer
 from larkdou.assistant.api import create_app
@@ -98,6 +98,7 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
                 create_gateway(settings, queue=queue), settings.gateway.host,
                 settings.gateway.port if gateway_port is None else gateway_port))
         task = asyncio.create_task(worker.run(), name="assistant-worker")
+        task.add_done_callback(_report_exit)
         try:
             yield Running(worker, api_url, gateway_url, bot_open_id, ledger, queue)
         finally:
@@ -106,15 +107,41 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
                 await task
 
 
-async def _serve_until_signalled(settings: Settings, standalone: bool) -> None:
-    stop = asyncio.Event()
+def _report_exit(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the worker stopped: %r", task.exception())
+
+
+async def until_signalled(work: Awaitable[object]) -> None:
+    """Run `work` until it ends or SIGINT / SIGTERM arrives, then cancel it.
+
+    Installed after the servers have started: each uvicorn server captures these signals for itself
+    while it runs, and this handler must be the one that sees them."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = asyncio.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    tasks = [asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[0] in done:
+            tasks[0].result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+async def _serve_until_signalled(settings: Settings, standalone: bool) -> None:
     async with running(settings, standalone=standalone) as run:
         log.info("assistant API on %s%s", run.api_url,
                  f"; gateway routes on {run.gateway_url}" if run.gateway_url else "")
-        await stop.wait()
+        await until_signalled(asyncio.Event().wait())
     log.info("assistant stopped")
 
 

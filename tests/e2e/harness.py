@@ -77,8 +77,9 @@ async def world(tmp_path: Path, kb_dir: Path | None, *, llm_latency: float = 0.0
 class AssistantProcess:
     """`larkdou assistant --config …` as a child process."""
 
-    def __init__(self, w: World):
+    def __init__(self, w: World, *, standalone: bool = False):
         self.world = w
+        self.args = ["--standalone"] if standalone else []
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{w.settings.assistant.port}"
         self.log = w.tmp / "assistant.log"
@@ -87,7 +88,8 @@ class AssistantProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LARKDOU_")}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "larkdou", "assistant", "--config", str(self.world.config_path)],
+                [sys.executable, "-m", "larkdou", "assistant", "--config", str(self.world.config_path),
+                 *self.args],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         async with httpx.AsyncClient(base_url=self.url) as http, asyncio.timeout(timeout):
             while True:

@@ -4,7 +4,11 @@ SIGKILL at the worst moments followed by a restart."""
 from __future__ import annotations
 
 import asyncio
+import tomllib
 
+import tomli_w
+
+from tests.conftest import free_port
 from tests.e2e.harness import AssistantProcess, world
 
 CHAT, OTHER = "oc_guide_group", "oc_bystanders"
@@ -74,3 +78,23 @@ async def test_sigkill_while_the_reply_is_on_its_way_then_restart_answers_once(t
             assert len(await w.bot_answers(CHAT, question)) == 1
         finally:
             proc.stop()
+
+
+async def test_standalone_process_serves_the_gateway_routes_itself(tmp_path):
+    async with world(tmp_path, None) as w:
+        # no separate gateway in this deployment: the sandbox pushes to the assistant's own routes
+        port = free_port()
+        data = tomllib.loads(w.config_path.read_text(encoding="utf-8"))
+        data["gateway"]["port"] = port
+        w.config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
+        await w.sandbox.tune(callback=f"http://127.0.0.1:{port}/event")
+        proc = AssistantProcess(w, standalone=True)
+        await proc.start()
+        try:
+            question = await w.sandbox.say(CHAT, "网关默认端口是多少？", mention_bot=True)
+            await w.wait_answered(CHAT, question)
+            await w.sandbox.say(CHAT, "豆哥撤回")
+            await w.sandbox.wait_for(CHAT, lambda items: any(m["deleted"] for m in items))
+            assert await w.sandbox.visible_bot_messages(CHAT) == []
+        finally:
+            assert proc.stop() == 0
