@@ -8,8 +8,10 @@ import tomllib
 
 import tomli_w
 
+from tests.assistant.stack import APP_SECRET
 from tests.conftest import free_port
 from tests.e2e.harness import AssistantProcess, world
+from tests.factories import ENCRYPT_KEY, FETCH_TOKEN, VERIFICATION_TOKEN
 
 CHAT, OTHER = "oc_guide_group", "oc_bystanders"
 QUESTION = "加密 key 怎么配置？"
@@ -36,6 +38,10 @@ async def test_the_guides_scenario_answer_silence_and_recall(tmp_path, sample_kb
             assert [m["deleted"] for m in await w.sandbox.bot_messages(OTHER)] == [False]
         finally:
             assert proc.stop() == 0  # SIGTERM is a clean stop
+        log = proc.log.read_text(encoding="utf-8")
+        assert "answered" in log and "recalled" in log
+        for secret in (APP_SECRET, ENCRYPT_KEY, VERIFICATION_TOKEN, FETCH_TOKEN):
+            assert secret not in log
 
 
 async def test_sigkill_while_the_answer_is_generated_then_restart_answers_once(tmp_path, sample_kb):
