@@ -71,7 +71,10 @@ def _sdk() -> Any:
 
         if not isinstance(ws_client.loop, _ThreadLoop):
             ws_client.loop = _ThreadLoop()
-            logging.getLogger("Lark").addFilter(_ScrubUrls())
+            sdk_log = logging.getLogger("Lark")
+            for handler in list(sdk_log.handlers):  # its own stdout handler: use ours (and their scrubbing)
+                sdk_log.removeHandler(handler)
+            sdk_log.addFilter(_ScrubUrls())
         return ws_client
 
 
