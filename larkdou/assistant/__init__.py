@@ -1,0 +1,1 @@
+"""The assistant: fetches messages, answers in the group, recalls on command."""

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable
 
 from larkdou.answer.base import Answerer
-from larkdou.assistant.api import create_app
-from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.assistant.api import AssistantMetrics, create_app
 from larkdou.assistant.sources import Backoff, HttpSource, QueueSource, Source
 from larkdou.assistant.worker import Worker
 from larkdou.config import Settings

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.assistant.api import AssistantMetrics
 from larkdou.errors import LarkAPIError, MessageGoneError, NotOwnMessageError, RecallWindowError
 from larkdou.store.base import Ledger, SentMessage
 

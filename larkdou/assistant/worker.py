@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from larkdou.answer.base import Answerer, Decision
-from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.assistant.api import AssistantMetrics
 from larkdou.assistant.recall import Recaller
 from larkdou.assistant.sources import Source
 from larkdou.config import Settings

@@ -9,8 +9,7 @@ import subprocess
 import httpx
 import pytest
 
-from larkdou.assistant.api import create_app
-from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.assistant.api import AssistantMetrics, create_app
 from larkdou.errors import StoreError
 from larkdou.serving import serving
 from larkdou.store import open_ledger
