@@ -178,3 +178,18 @@ async def test_a_connection_started_before_lark_is_reachable_connects_once_it_is
                 assert (await eventually(lambda: fetch(queue))).message.msg_id == msg_id
     finally:
         await queue.close()
+
+
+async def test_the_client_pings_on_the_interval_the_server_sets_and_stays_connected(settings, tmp_path):
+    queue = await open_queue(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        async with open_sandbox(settings) as sandbox:
+            await sandbox.longconn(ping_interval=1)  # handed out at discovery, repeated in every pong
+            async with open_longconn(settings, queue) as conn:
+                async def pinged_thrice() -> bool:
+                    return [c["pings"] >= 3 for c in await sandbox.clients()] == [True]
+
+                await eventually(pinged_thrice)
+                assert conn.connected and conn.status()["disconnects"] == 0
+    finally:
+        await queue.close()
