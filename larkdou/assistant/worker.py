@@ -31,6 +31,10 @@ from larkdou.store.base import Delivery, Ledger, SentMessage
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # unexpected errors on one message before it is given up (acked)
+# Fetched but not yet acked messages held at once. Fetching stops only beyond this, so a recall is
+# fetched (the gateway serves the recall lane first) however slow the answers are; a message held
+# past its lease comes back and is merged with the one already held.
+MAX_HELD = 1000
 
 
 @dataclass
@@ -56,7 +60,7 @@ class Worker:
         self.bot_open_id = bot_open_id
         self.recaller = Recaller(ledger, client, metrics, concurrency=settings.assistant.recall_concurrency)
         self._answering = asyncio.Semaphore(settings.assistant.concurrency)
-        self._room = asyncio.Semaphore(max(64, settings.assistant.concurrency * 8))  # fetched, not acked
+        self._room = asyncio.Semaphore(max(MAX_HELD, settings.assistant.concurrency * 8))
         self._lanes: dict[str, collections.deque[Message]] = {}
         self._lane_tasks: dict[str, asyncio.Task] = {}
         self._recall_tasks: set[asyncio.Task] = set()
