@@ -108,6 +108,7 @@ def serve(settings: Settings, port: int | None = None, callback: str | None = No
     print(f"  Open API for app_id {state.creds.app_id}: set [lark] domain = \"{base}\"")
     how = "encrypted and signed" if state.creds.encrypt_key else "as plain JSON (no encrypt_key configured)"
     print(f"  events are pushed {how} to {state.tunables.callback}")
+    print("  long connection: clients discover it at /callback/ws/endpoint; while one is connected, events go there")
     if defaults:
         print(f"  using the sandbox's default {', '.join(defaults)} (not set in [frontend.lark_group]; see docs/sandbox.md)")
     server = uvicorn.Server(config_for(app, host, sock.getsockname()[1]))
