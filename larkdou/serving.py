@@ -23,7 +23,7 @@ async def serving(app, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(config_for(app, host, sock.getsockname()[1]))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # signals belong to the embedding program
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
