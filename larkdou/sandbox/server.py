@@ -93,7 +93,9 @@ def serve(settings: Settings, port: int | None = None, callback: str | None = No
     host = settings.sandbox.host
     app = create_app(settings, callback=callback)
     state: SandboxState = app.state.sandbox
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it every response waits ~40 ms on Nagle + delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     port = settings.sandbox.port if port is None else port
     try:
