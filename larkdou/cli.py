@@ -77,11 +77,14 @@ def sandbox(config: str | None, port: int | None, callback: str | None) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="exit after the scripted conversation")
 @click.option("--work-dir", default=None, type=click.Path(file_okay=False), help="keep state here (default: a temporary dir)")
-def demo(once: bool, work_dir: str | None) -> None:
+@click.option("--long-connection", "long_connection", is_flag=True,
+              help="receive events over the long connection instead of the webhook")
+def demo(once: bool, work_dir: str | None, long_connection: bool) -> None:
     """Sandbox + gateway + assistant on the bundled sample knowledge base."""
     from larkdou.demo import run
 
-    run(once=once, work_dir=Path(work_dir) if work_dir else None)
+    run(once=once, work_dir=Path(work_dir) if work_dir else None,
+        receive_mode="long_connection" if long_connection else None)
 
 
 @main.group()

@@ -59,9 +59,10 @@ def _port(preferred: int) -> int:
     raise OSError("no free port")
 
 
-def demo_config(work_dir: Path, ports: tuple[int, int, int] | None = None) -> dict[str, Any]:
+def demo_config(work_dir: Path, ports: tuple[int, int, int] | None = None,
+                receive_mode: str = "webhook") -> dict[str, Any]:
     """A complete config for the demo: loopback ports (sandbox, gateway, assistant; by default 7777,
-    6666 and 8888 when free), generated credentials, SQLite stores."""
+    6666 and 8888 when free), generated credentials, SQLite stores, events by webhook or long connection."""
     sandbox, gateway, assistant = ports or (_port(7777), _port(6666), _port(8888))
     return {
         "frontend": {
@@ -72,6 +73,7 @@ def demo_config(work_dir: Path, ports: tuple[int, int, int] | None = None) -> di
                 "app_secret": secrets.token_urlsafe(24),
                 "encrypt_key": secrets.token_urlsafe(16),
                 "verification_token": secrets.token_urlsafe(16),
+                "receive_mode": receive_mode,
             },
         },
         "gateway": {"host": HOST, "port": gateway, "fetch_token": secrets.token_urlsafe(24),
@@ -83,11 +85,19 @@ def demo_config(work_dir: Path, ports: tuple[int, int, int] | None = None) -> di
     }
 
 
-def write_config(work_dir: Path) -> Settings:
-    """Write `config.ini` into `work_dir` (kept when it exists) and load it."""
+def write_config(work_dir: Path, receive_mode: str | None = None) -> Settings:
+    """Write `config.ini` into `work_dir` (kept when it exists; `receive_mode` then overrides its
+    mode) and load it."""
     path = work_dir / "config.ini"
     if not path.exists():
-        path.write_text(tomli_w.dumps(demo_config(work_dir)), encoding="utf-8")
+        path.write_text(tomli_w.dumps(demo_config(work_dir, receive_mode=receive_mode or "webhook")),
+                        encoding="utf-8")
+    elif receive_mode:
+        import tomllib
+
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data.setdefault("frontend", {}).setdefault("lark_group", {})["receive_mode"] = receive_mode
+        path.write_text(tomli_w.dumps(data), encoding="utf-8")
     import tomllib
 
     return build_settings(tomllib.loads(path.read_text(encoding="utf-8")), source=str(path), base_dir=work_dir)
@@ -100,11 +110,27 @@ async def demo_stack(settings: Settings) -> AsyncIterator[tuple[str, Running]]:
     from larkdou.sandbox.server import create_app as create_sandbox
 
     async with contextlib.AsyncExitStack() as stack:
-        gw = await stack.enter_async_context(serving(create_gateway(settings), HOST, settings.gateway.port))
+        # the sandbox first: in long-connection mode the gateway connects to it at start
+        callback = f"http://{HOST}:{settings.gateway.port}/event"
         sandbox_url = await stack.enter_async_context(
-            serving(create_sandbox(settings, callback=f"{gw}/event"), HOST, settings.sandbox.port))
+            serving(create_sandbox(settings, callback=callback), HOST, settings.sandbox.port))
+        gw = await stack.enter_async_context(serving(create_gateway(settings), HOST, settings.gateway.port))
+        await _until_healthy(f"{gw}/healthz")
         assistant = await stack.enter_async_context(running(settings, api_host=HOST))
         yield sandbox_url, assistant
+
+
+async def _until_healthy(url: str, timeout: float = 20.0) -> None:
+    """Wait for the gateway's /healthz (store open and, in long-connection mode, connected)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"the gateway is not healthy after {timeout:.0f} s: {url}")
+            await asyncio.sleep(0.1)
 
 
 async def play(sandbox_url: str, assistant: Running, script: list[Line] = SCRIPT,
@@ -161,8 +187,8 @@ def _log_to_file(path: Path) -> None:
     root.addHandler(to_file)
 
 
-async def _run(once: bool, work_dir: Path) -> None:
-    settings = write_config(work_dir)
+async def _run(once: bool, work_dir: Path, receive_mode: str | None) -> None:
+    settings = write_config(work_dir, receive_mode)
     logs.register_settings_secrets(settings)
     _log_to_file(work_dir / "demo.log")
     print(f"work dir: {work_dir} (log: demo.log)")
@@ -175,21 +201,27 @@ async def _run(once: bool, work_dir: Path) -> None:
 
 
 async def _show(sandbox_url: str, assistant: Running, settings: Settings, once: bool) -> None:
-    print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}\n")
+    mode = settings.lark_group.receive_mode
+    print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}")
+    print(f"events from the sandbox by {mode.replace('_', ' ')}\n")
     items = await play(sandbox_url, assistant)
     print("\nthe group now:")
     print(transcript(items))
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+        pushes = (await http.get("/sandbox/deliveries")).json()["items"]
+    over_ws = sum(1 for p in pushes if str(p.get("url", "")).startswith("longconn:"))
+    print(f"\nevent pushes: {len(pushes)} ({over_ws} over the long connection, {len(pushes) - over_ws} by webhook)")
     if once:
         return
     print(f"\nOpen {sandbox_url}/ to chat with the bot (Ctrl-C to stop).")
     await asyncio.Event().wait()
 
 
-def run(once: bool = False, work_dir: Path | None = None) -> None:
+def run(once: bool = False, work_dir: Path | None = None, receive_mode: str | None = None) -> None:
     """Entry point of `larkdou demo`."""
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="larkdou-demo-")))
         work_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run(once, work_dir.resolve()))
+            asyncio.run(_run(once, work_dir.resolve(), receive_mode))
