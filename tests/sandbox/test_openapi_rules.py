@@ -162,3 +162,28 @@ async def test_chat_rate_limit_is_per_chat(sandbox: Sandbox) -> None:
     other = await sandbox.http.post(SEND, json=text_body("oc_other", "elsewhere"), headers=auth)
     assert other.json()["code"] == 0
     assert [m["text"] for m in await sandbox.messages()] == ["m0", "m1"]
+
+
+async def test_history_pages_and_marks_recalled(sandbox: Sandbox) -> None:
+    auth = await sandbox.token()
+    chat = sandbox.state.default_chat.chat_id
+    sent = [(await sandbox.http.post(SEND, json=text_body(chat, f"m{i}"), headers=auth)).json()["data"]
+            for i in range(5)]
+    await sandbox.http.delete(f"/open-apis/im/v1/messages/{sent[1]['message_id']}", headers=auth)
+    base = f"/open-apis/im/v1/messages?container_id_type=chat&container_id={chat}"
+    path = base + "&page_size=2"
+    seen, token = [], ""
+    while True:
+        page = (await sandbox.http.get(path + (f"&page_token={token}" if token else ""), headers=auth)).json()["data"]
+        seen += [(json.loads(m["body"]["content"])["text"], m["deleted"]) for m in page["items"]]
+        if not page["has_more"]:
+            break
+        token = page["page_token"]
+    assert seen == [("m0", False), ("This message was recalled", True), ("m2", False), ("m3", False), ("m4", False)]
+    newest = (await sandbox.http.get(path + "&sort_type=ByCreateTimeDesc", headers=auth)).json()["data"]["items"]
+    assert [m["message_id"] for m in newest] == [sent[4]["message_id"], sent[3]["message_id"]]
+    for bad in ("&page_size=0", "&page_size=51", "&page_token=x", "&sort_type=Random"):
+        assert (await sandbox.http.get(base + bad, headers=auth)).json()["code"] == 230001, bad
+    unknown = await sandbox.http.get("/open-apis/im/v1/messages?container_id_type=chat&container_id=oc_nope",
+                                     headers=auth)
+    assert unknown.json()["code"] == 230001
