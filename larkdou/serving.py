@@ -19,7 +19,9 @@ def config_for(app, host: str, port: int, **kw) -> uvicorn.Config:  # type: igno
 @contextlib.asynccontextmanager
 async def serving(app, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
     """Serve `app` on host:port inside the current loop; yields the base URL. Port 0 picks a free one."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose protocol says TCP;
+    # without it every response waits for delayed ACKs (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(config_for(app, host, sock.getsockname()[1]))

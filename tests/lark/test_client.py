@@ -108,7 +108,8 @@ async def test_token_refetched_once_after_forced_expiry(lark: LarkClient, sandbo
 
 async def test_a_failing_token_fetch_is_shared_then_retried_afresh(sandbox: Sandbox, recorder: Recorder) -> None:
     async with LarkClient(make_settings(sandbox.url, max_retries=1), transport=recorder) as lark:
-        await sandbox.faults(error_rate=1.0, error_status=500)
+        # slow answers keep the first fetch pending while the app limiter lets all ten callers in
+        await sandbox.faults(error_rate=1.0, error_status=500, latency_ms=400)
         results = await asyncio.gather(*(lark.bot_info() for _ in range(10)), return_exceptions=True)
         assert all(isinstance(r, LarkServerError) for r in results)
         assert recorder.token_fetches == 2  # one shared fetch (1 try + 1 retry) for all ten callers
