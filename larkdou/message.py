@@ -57,7 +57,10 @@ class Message:
         return LANE_RECALL if self.is_recall else LANE_NORMAL
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # a flat copy (dataclasses.asdict deep-copies every value: slow on the ingest path)
+        out = {name: getattr(self, name) for name in _MESSAGE_FIELDS}
+        out["mentions"] = [vars(m).copy() for m in self.mentions]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Message":
@@ -70,3 +73,6 @@ class Message:
         out = self.to_dict()
         out["delivery_id"] = delivery_id
         return out
+
+
+_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Message))

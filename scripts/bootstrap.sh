@@ -39,5 +39,5 @@ if [ ! -f "$stamp" ]; then
 fi
 
 if [ $want_test = 1 ]; then
-  apt_install redis-server:redis-server chromium:chromium
+  apt_install redis-server:redis-server chromium:chromium wrk:wrk
 fi

@@ -12,17 +12,18 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from larkdou.config import Settings
 from larkdou.errors import EventError, StoreError
-from larkdou.gateway.ingest import DUPLICATE, Ingestor
+from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.events import open_envelope
 from larkdou.store import open_queue
@@ -31,6 +32,8 @@ from larkdou.store.base import Queue
 log = logging.getLogger("larkdou.gateway")
 
 MAX_WAIT = 300.0
+_SUCCESS = b'{"msg":"success"}'
+_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:
@@ -45,17 +48,27 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+async def _read_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes (declared or streamed)."""
+    declared = headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _TooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
 class Gateway:
@@ -66,6 +79,7 @@ class Gateway:
         self.queue = queue
         self.own_queue = queue is None
         self.metrics = GatewayMetrics()
+        self._outcomes = {o: self.metrics.events.labels(o) for o in (ENQUEUED, DUPLICATE, IGNORED)}
         self.ingestor: Ingestor | None = Ingestor(settings, queue) if queue else None
         lg = settings.lark_group
         self.encrypt_key = lg.encrypt_key.get_secret_value()
@@ -118,51 +132,57 @@ class Gateway:
             raise StoreError("store not open yet")
         return await self.ingestor.ingest(payload)
 
-    # ---- POST /event ------------------------------------------------------------------------
-    async def event(self, request: Request) -> Response:
+    # ---- POST /event (raw ASGI: the hot path) -------------------------------------------------
+    async def event(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         try:
-            response = await self._event(request)
+            status, body = await self._event(scope, receive)
         finally:
             self.metrics.latency.observe(time.perf_counter() - started)
-        return response
+        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.body", "body": body})
 
-    def _reject(self, request: Request, status: int, reason: str, message: str) -> JSONResponse:
+    def _reject(self, scope: Scope, status: int, reason: str, message: str) -> tuple[int, bytes]:
         self.metrics.events.labels("rejected").inc()
         self.metrics.rejected.labels(reason).inc()
-        client = request.client.host if request.client else "?"
+        client = scope["client"][0] if scope.get("client") else "?"
         log.warning("rejected /event from %s: %s (%s)", client, reason, message)
-        return _error(status, reason, message)
+        return status, _json_bytes({"error": reason, "message": message})
 
-    async def _event(self, request: Request) -> Response:
+    async def _event(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = await _read_body(request, self.settings.gateway.max_body_bytes)
+            body = await _read_body(headers, receive, self.settings.gateway.max_body_bytes)
         except _TooLarge:
-            return self._reject(request, 413, "too_large", "body over the size limit")
+            return self._reject(scope, 413, "too_large", "body over the size limit")
         except ClientDisconnect:
-            return self._reject(request, 400, "disconnected", "client went away")
+            return self._reject(scope, 400, "disconnected", "client went away")
         try:
-            env = open_envelope(body, request.headers, encrypt_key=self.encrypt_key,
+            env = open_envelope(body, headers, encrypt_key=self.encrypt_key,
                                 verification_token=self.verification_token)
             if env.challenge is not None:
                 self.metrics.events.labels("challenge").inc()
                 log.info("answered url_verification challenge")
-                return JSONResponse({"challenge": env.challenge})
+                return 200, _json_bytes({"challenge": env.challenge})
             if self.ingestor is None:
                 raise StoreError("store not open yet")
             outcome = await self.ingestor.ingest_envelope(env)
         except EventError as exc:
-            return self._reject(request, exc.status, exc.reason, str(exc))
+            return self._reject(scope, exc.status, exc.reason, str(exc))
         except StoreError as exc:
             self.metrics.events.labels("store_error").inc()
             log.error("store unavailable, answering 503 so Lark retries: %s", exc)
-            return _store_down()
-        self.metrics.events.labels(outcome).inc()
+            return 503, _json_bytes({"error": "store_unavailable", "message": "the store is unavailable; retry later"})
+        self._outcomes[outcome].inc()
         if outcome == DUPLICATE:
             self.metrics.duplicates.inc()
-        elif outcome == "ignored":
+        elif outcome == IGNORED:
             self.metrics.ignored.labels(env.event_type or "unknown").inc()
-        return JSONResponse({"msg": "success"})
+        return 200, _SUCCESS
+
+    async def event_info(self, request: Request) -> Response:
+        """`POST /event` is the hot path (see GatewayApp); a browser's GET gets a hint."""
+        return _error(405, "method_not_allowed", "Lark POSTs events to this URL; set it as the request URL")
 
     # ---- /fetch and /ack --------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
@@ -224,8 +244,8 @@ class Gateway:
         if self.queue is None:
             return _store_down()
         try:
-            data: Any = json.loads(await _read_body(request, 64 * 1024))
-        except (ValueError, _TooLarge):
+            data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
+        except (ValueError, _TooLarge, ClientDisconnect):
             return _error(400, "not_json", 'send {"delivery_id": "…"}')
         delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
         if not isinstance(delivery_id, str) or not delivery_id:
@@ -264,7 +284,7 @@ class Gateway:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/event", self.event, methods=["POST"]),
+            Route("/event", self.event_info, methods=["GET"]),
             Route("/fetch", self.fetch, methods=["POST", "GET"]),
             Route("/ack", self.ack, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -272,10 +292,22 @@ class Gateway:
         ]
 
 
+class GatewayApp(Starlette):
+    """Starlette, with the Lark callback taken straight to its handler: `POST /event` is the hot
+    path (every group message), so it skips the generic routing and middleware layers."""
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and scope["path"] == "/event" and scope["method"] == "POST":
+            scope["app"] = self
+            await self.state.gateway.event(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, *, queue: Queue | None = None) -> Starlette:
     """The gateway app. With `queue=None` it opens `settings.gateway_store_url` in its lifespan;
     a queue passed in (standalone mode) is used as is and not closed."""
     gw = Gateway(settings, queue)
-    app = Starlette(routes=gw.routes(), lifespan=gw.lifespan)
+    app = GatewayApp(routes=gw.routes(), lifespan=gw.lifespan)
     app.state.gateway = gw
     return app

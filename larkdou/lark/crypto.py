@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import hmac
@@ -20,6 +21,7 @@ from larkdou.errors import DecryptError
 _BLOCK = 16
 
 
+@functools.lru_cache(maxsize=8)
 def _key(encrypt_key: str) -> bytes:
     return hashlib.sha256(encrypt_key.encode("utf-8")).digest()
 

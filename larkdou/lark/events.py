@@ -7,7 +7,9 @@ payload into a `Message`. The webhook and the long connection both end in `to_me
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -150,55 +152,50 @@ def _post_text(content: dict[str, Any], mentions: list[Mention]) -> str:
     return _resolve_mentions("\n".join(lines).strip(), mentions)
 
 
-def message_text(message_type: str, content_json: str, mentions: list[Mention]) -> str:
-    """Plain text of a message's content (text and post; other types give a placeholder)."""
+def _content(content_json: str) -> dict[str, Any]:
     try:
         content = json.loads(content_json) if content_json else {}
     except ValueError:
-        return ""
-    if not isinstance(content, dict):
-        return ""
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _texts(message_type: str, content: dict[str, Any], mentions: list[Mention]) -> tuple[str, str]:
+    """(raw text with @_user_N placeholders kept, display text with mentions resolved)."""
     if message_type == "text":
-        return _resolve_mentions(str(content.get("text") or ""), mentions).strip()
+        raw = str(content.get("text") or "")
+        return raw, _resolve_mentions(raw, mentions).strip()
     if message_type == "post":
-        return _post_text(content, mentions)
-    return f"[{message_type}]"
+        return _post_text(content, []), _post_text(content, mentions)
+    return "", f"[{message_type}]"
 
 
+def message_text(message_type: str, content_json: str, mentions: list[Mention]) -> str:
+    """Plain text of a message's content (text and post; other types give a placeholder)."""
+    return _texts(message_type, _content(content_json), mentions)[1]
+
+
+_NOT_WORD = re.compile(r"[\W_]+")  # spaces, punctuation, symbols, emoji
+
+
+@functools.lru_cache(maxsize=64)
 def _normalise_command(text: str) -> str:
-    """Text with @mentions, spaces and punctuation removed, case-folded (for command matching)."""
-    kept = []
-    for ch in unicodedata.normalize("NFKC", text):
-        cat = unicodedata.category(ch)
-        if cat[0] in ("P", "Z", "C", "S"):
-            continue
-        kept.append(ch)
-    return "".join(kept).casefold()
+    """Text with spaces and punctuation removed, NFKC-normalised and case-folded (command matching)."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text)).casefold()
 
 
 def is_recall_command(raw_text: str, mentions: list[Mention], keywords: list[str]) -> bool:
     """True when the message is exactly a recall keyword once @mentions and punctuation are removed."""
+    if not keywords or len(raw_text) > 4 * max(len(k) for k in keywords) + 64 + 16 * len(mentions):
+        return False  # far longer than any keyword with a few mentions and marks around it
     text = raw_text
     for m in sorted(mentions, key=lambda m: len(m.key), reverse=True):
         text = text.replace(m.key, " ")
         if m.name:
             text = text.replace(f"@{m.name}", " ")
     text = text.replace("@_all", " ")
-    said = _normalise_command(text)
+    said = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text)).casefold()
     return bool(said) and any(said == _normalise_command(k) for k in keywords)
-
-
-def _raw_text(message_type: str, content_json: str) -> str:
-    """The text with placeholders kept (for command matching)."""
-    try:
-        content = json.loads(content_json) if content_json else {}
-    except ValueError:
-        return ""
-    if message_type == "text" and isinstance(content, dict):
-        return str(content.get("text") or "")
-    if message_type == "post" and isinstance(content, dict):
-        return _post_text(content, [])
-    return ""
 
 
 def _ms(value: Any) -> int:
@@ -219,12 +216,13 @@ def to_message(env: Envelope, *, bot_open_id: str = "", recall_keywords: list[st
     sender_ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
     mentions = _mentions(msg.get("mentions"))
     message_type = str(msg.get("message_type") or "text")
-    content_json = msg.get("content") if isinstance(msg.get("content"), str) else ""
+    raw_text, text = _texts(message_type, _content(msg.get("content") if isinstance(msg.get("content"), str) else ""),
+                            mentions)
     header = env.payload.get("header") if isinstance(env.payload.get("header"), dict) else {}
     return Message(
         msg_id=str(msg["message_id"]),
         group_id=str(msg["chat_id"]),
-        content=message_text(message_type, content_json, mentions),
+        content=text,
         user_id=str(sender_ids.get("open_id") or ""),
         msg_time=_ms(msg.get("create_time")),
         event_id=env.event_id,
@@ -232,7 +230,7 @@ def to_message(env: Envelope, *, bot_open_id: str = "", recall_keywords: list[st
         message_type=message_type,
         mentions=mentions,
         mentioned_bot=bool(bot_open_id) and any(m.open_id == bot_open_id for m in mentions),
-        is_recall=is_recall_command(_raw_text(message_type, content_json), mentions, recall_keywords),
+        is_recall=is_recall_command(raw_text, mentions, recall_keywords),
         root_id=str(msg.get("root_id") or ""),
         parent_id=str(msg.get("parent_id") or ""),
         thread_id=str(msg.get("thread_id") or ""),
