@@ -330,6 +330,8 @@ def require(settings: Settings, *keys: str) -> None:
             section, _, key = dotted.rpartition(".")
             env = SECRET_ENV.get((section, key))
             hint = f" or set {env}" if env else ""
+            if settings.source == "<defaults>":
+                hint += f" (no {DEFAULT_CONFIG} here: write one with `larkdou config init`, or pass --config)"
             raise ConfigError(f"{settings.source}: [{section}] {key} is required{hint}")
 
 

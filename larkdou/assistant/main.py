@@ -14,7 +14,7 @@ from larkdou.answer.base import Answerer
 from larkdou.assistant.api import AssistantMetrics, create_app
 from larkdou.assistant.sources import Backoff, HttpSource, QueueSource, Source
 from larkdou.assistant.worker import Worker
-from larkdou.config import Settings
+from larkdou.config import Settings, require
 from larkdou.errors import LarkServerError
 from larkdou.lark.client import LarkClient
 from larkdou.serving import serving
@@ -144,6 +144,16 @@ async def _serve_until_signalled(settings: Settings, standalone: bool) -> None:
     log.info("assistant stopped")
 
 
+def check_assistant_settings(settings: Settings, standalone: bool) -> None:
+    """What the assistant cannot start without, as one clear ConfigError before anything runs."""
+    require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
+    if not standalone:
+        require(settings, "gateway.fetch_token")
+    elif settings.lark_group.receive_mode == "webhook":
+        require(settings, "frontend.lark_group.verification_token")
+
+
 def serve(settings: Settings, standalone: bool = False) -> None:
     """Run the assistant in the foreground until SIGINT / SIGTERM."""
+    check_assistant_settings(settings, standalone)
     asyncio.run(_serve_until_signalled(settings, standalone))

@@ -103,3 +103,19 @@ def test_secret_from_environment_wins(tmp_path):
         f"s=load_settings({str(cfg)!r});print(s.lark_group.app_secret.get_secret_value())")],
         capture_output=True, text=True, env={"LARKDOU_APP_SECRET": "from-env", "PATH": "/usr/bin"})
     assert env_res.stdout.strip() == "from-env"
+
+
+def test_assistant_refuses_to_start_without_app_credentials(tmp_path):
+    data = settings_dict("sqlite:///gw.db")
+    data["frontend"]["lark_group"]["app_secret"] = ""
+    cfg = write_config(tmp_path / "config.ini", data)
+    res = run_cli("assistant", "--config", str(cfg))
+    assert res.returncode == 2
+    assert "app_secret is required" in res.stderr and "LARKDOU_APP_SECRET" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_config_file_points_at_config_init(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "larkdou", "gateway"], capture_output=True, text=True,
+                         timeout=30, cwd=tmp_path)
+    assert res.returncode == 2 and "larkdou config init" in res.stderr
