@@ -25,7 +25,6 @@ from larkdou.assistant.main import Running, running, until_signalled
 from larkdou.config import Settings, build_settings
 from larkdou.serving import serving
 
-DEMO_CHAT = "oc_demo_group"
 HOST = "127.0.0.1"
 
 
@@ -134,10 +133,12 @@ async def _until_healthy(url: str, timeout: float = 20.0) -> None:
 
 
 async def play(sandbox_url: str, assistant: Running, script: list[Line] = SCRIPT,
-               chat_id: str = DEMO_CHAT, out=print) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Post the script into the sandbox group, one line at a time, each handled before the next;
-    print what happens; return the chat's final messages."""
+               chat_id: str = "", out=print) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Post the script into a sandbox group (by default the one the sandbox page opens on), one line
+    at a time, each handled before the next; print what happens; return the chat's final messages."""
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+        if not chat_id:
+            chat_id = (await http.get("/sandbox/info")).json()["default_chat_id"]
         for line in script:
             resp = await http.post(f"/sandbox/chats/{chat_id}/messages",
                                    json={"user": line.user, "text": line.text, "mention_bot": line.mention_bot,
