@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    async def next(self) -> Delivery | None:
-        """The next message, or None when none arrived within the long-poll wait."""
+    async def next(self, *, recall_only: bool = False, wait: float | None = None) -> Delivery | None:
+        """The next message (only a recall command with `recall_only`), or None when none arrived
+        within the long-poll wait (`wait`, default the source's)."""
         ...
 
     async def ack(self, delivery_id: str) -> bool: ...
@@ -74,10 +75,12 @@ class HttpSource:
         self._owns_http = client is None
         self._backoff = Backoff()
 
-    async def next(self) -> Delivery | None:
-        params: dict[str, float] = {"wait": self.wait}
+    async def next(self, *, recall_only: bool = False, wait: float | None = None) -> Delivery | None:
+        params: dict[str, float | str] = {"wait": self.wait if wait is None else wait}
         if self.lease is not None:
             params["lease"] = self.lease
+        if recall_only:
+            params["lane"] = "recall"
         while True:
             try:
                 resp = await self._http.post(self.fetch_url, params=params, headers=self._headers)
@@ -129,10 +132,11 @@ class QueueSource:
         self.queue, self.wait, self.lease = queue, wait, lease
         self._backoff = Backoff()
 
-    async def next(self) -> Delivery | None:
+    async def next(self, *, recall_only: bool = False, wait: float | None = None) -> Delivery | None:
         while True:
             try:
-                delivery = await self.queue.lease(self.lease, wait=self.wait)
+                delivery = await self.queue.lease(self.lease, wait=self.wait if wait is None else wait,
+                                                  recall_only=recall_only)
                 self._backoff.reset()
                 return delivery
             except StoreError as exc:

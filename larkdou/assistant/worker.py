@@ -31,10 +31,11 @@ from larkdou.store.base import Delivery, Ledger, SentMessage
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # unexpected errors on one message before it is given up (acked)
-# Fetched but not yet acked messages held at once. Fetching stops only beyond this, so a recall is
-# fetched (the gateway serves the recall lane first) however slow the answers are; a message held
-# past its lease comes back and is merged with the one already held.
-MAX_HELD = 1000
+# Messages fetched but not yet handled, per answer slot. Beyond that the worker takes only recall
+# commands (so a recall is never stuck behind slow answers) and leaves other messages in the queue for
+# other assistants sharing it; a message held past its lease comes back and is merged with the one held.
+PREFETCH_PER_SLOT = 2
+RECALL_ONLY_WAIT = 1.0  # seconds of each recall-only long-poll while full, before looking at room again
 
 
 @dataclass
@@ -60,7 +61,8 @@ class Worker:
         self.bot_open_id = bot_open_id
         self.recaller = Recaller(ledger, client, metrics, concurrency=settings.assistant.recall_concurrency)
         self._answering = asyncio.Semaphore(settings.assistant.concurrency)
-        self._room = asyncio.Semaphore(max(MAX_HELD, settings.assistant.concurrency * 8))
+        self._prefetch = settings.assistant.concurrency * PREFETCH_PER_SLOT
+        self._held = 0  # fetched, not yet handled
         self._lanes: dict[str, collections.deque[Message]] = {}
         self._lane_tasks: dict[str, asyncio.Task] = {}
         self._recall_tasks: set[asyncio.Task] = set()
@@ -76,15 +78,12 @@ class Worker:
         are delivered again later)."""
         try:
             while True:
-                await self._room.acquire()
-                try:
-                    delivery = await self.source.next()
-                except BaseException:
-                    self._room.release()
-                    raise
-                if delivery is None:
-                    self._room.release()
+                if self._held >= self._prefetch:
+                    delivery = await self.source.next(recall_only=True, wait=RECALL_ONLY_WAIT)
                 else:
+                    delivery = await self.source.next()
+                if delivery is not None:
+                    self._held += 1
                     self._dispatch(delivery)
         finally:
             await self._stop_all()
@@ -93,7 +92,7 @@ class Worker:
         msg = delivery.message
         if msg.msg_id in self._pending:  # the lease ran out while we still hold it: ack the new one
             self._pending[msg.msg_id] = delivery.delivery_id
-            self._room.release()
+            self._held -= 1
             return
         self._pending[msg.msg_id] = delivery.delivery_id
         if msg.is_recall:
@@ -130,7 +129,7 @@ class Worker:
                 await self.source.ack(delivery_id)
                 self._failures.pop(msg.msg_id, None)
         finally:
-            self._room.release()
+            self._held -= 1
         if outcome.status == "skipped":
             self.metrics.skipped.labels(reason=outcome.reason).inc()
         log.info("chat=%s message=%s event=%s: %s %s", msg.group_id, msg.msg_id, msg.event_id,

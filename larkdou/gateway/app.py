@@ -221,8 +221,11 @@ class Gateway:
             return _error(400, exc.reason, str(exc))
         if lease <= 0:
             return _error(400, "bad_lease", "lease must be more than 0")
+        lane = request.query_params.get("lane", "any")
+        if lane not in ("any", "recall"):
+            return _error(400, "bad_lane", "lane must be 'recall' (recall commands only) or 'any'")
         try:
-            delivery = await self.queue.lease(lease, wait=wait)
+            delivery = await self.queue.lease(lease, wait=wait, recall_only=lane == "recall")
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)

@@ -11,7 +11,8 @@ Queue semantics
 - `lease(lease_seconds, wait)`: first put every delivery whose lease ran out back into its lane at its
   original place (so it comes before everything that arrived after it, and several keep their arrival
   order), then take the oldest message of the recall lane, else of the normal lane, and lease it under
-  a fresh `delivery_id`. When both lanes are empty it waits up to `wait` seconds for a message (woken
+  a fresh `delivery_id`. With `recall_only`, only the recall lane is looked at (a consumer with no
+  room for more answers still takes recall commands). When the lanes are empty it waits up to `wait` seconds for a message (woken
   promptly by an enqueue, also one made by another process; a lease that runs out meanwhile is seen
   within a fraction of a second) and returns None at the end. Never blocks the event loop.
 - `ack(delivery_id)`: remove the leased message for good; True if that lease was live. An ack of an
@@ -62,7 +63,8 @@ class SentMessage:
 class Queue(Protocol):
     async def enqueue(self, msg: Message, dedup_keys: Sequence[str]) -> bool: ...
 
-    async def lease(self, lease_seconds: float, wait: float = 0.0) -> Delivery | None: ...
+    async def lease(self, lease_seconds: float, wait: float = 0.0, *,
+                    recall_only: bool = False) -> Delivery | None: ...
 
     async def ack(self, delivery_id: str) -> bool: ...
 

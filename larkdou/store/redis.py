@@ -129,14 +129,16 @@ class RedisQueue(_RedisStore):
                                  [self._msg_prefix, self._dedup_ms, dump_message(msg), msg.lane, self._channel])
         return bool(seq)
 
-    async def lease(self, lease_seconds: float, wait: float = 0.0) -> Delivery | None:
+    async def lease(self, lease_seconds: float, wait: float = 0.0, *,
+                    recall_only: bool = False) -> Delivery | None:
         if wait > 0:
             await self._listen()
-        return await long_poll(self._topic, lambda: self._lease_once(lease_seconds), wait, POLL_SECONDS)
+        lanes = 1 if recall_only else 2
+        return await long_poll(self._topic, lambda: self._lease_once(lease_seconds, lanes), wait, POLL_SECONDS)
 
-    async def _lease_once(self, lease_seconds: float) -> Delivery | None:
+    async def _lease_once(self, lease_seconds: float, lanes: int) -> Delivery | None:
         found = await self._script(lua.LEASE, self._lane_keys(),
-                                   [self._msg_prefix, max(1, int(lease_seconds * 1000)), secrets.token_hex(8)])
+                                   [self._msg_prefix, max(1, int(lease_seconds * 1000)), secrets.token_hex(8), lanes])
         if not found:
             return None
         delivery_id, body, attempts = found

@@ -53,9 +53,10 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return seq
 """
 
-# KEYS as _RECLAIM; ARGV[1] message key prefix, ARGV[2] lease ms, ARGV[3] random part of the delivery id
+# KEYS as _RECLAIM; ARGV[1] message key prefix, ARGV[2] lease ms, ARGV[3] random part of the delivery id,
+# ARGV[4] how many lanes to look at: 1 = the recall lane only, 2 = recall then normal
 LEASE = _RECLAIM + """
-for i = 1, 2 do
+for i = 1, tonumber(ARGV[4]) do
   local head = redis.call('ZPOPMIN', KEYS[i])
   if head[1] then
     local seq = head[1]

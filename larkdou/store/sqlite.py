@@ -108,14 +108,16 @@ class SqliteQueue:
             wake.notify(self._topic)
         return added
 
-    async def lease(self, lease_seconds: float, wait: float = 0.0) -> Delivery | None:
-        return await long_poll(self._topic, lambda: self._lease_once(lease_seconds), wait, POLL_SECONDS)
+    async def lease(self, lease_seconds: float, wait: float = 0.0, *,
+                    recall_only: bool = False) -> Delivery | None:
+        lanes = (LANE_RECALL,) if recall_only else (LANE_RECALL, LANE_NORMAL)
+        return await long_poll(self._topic, lambda: self._lease_once(lease_seconds, lanes), wait, POLL_SECONDS)
 
-    async def _lease_once(self, lease_seconds: float) -> Delivery | None:
+    async def _lease_once(self, lease_seconds: float, lanes: tuple[str, ...]) -> Delivery | None:
         def job(conn: sqlite3.Connection) -> Delivery | None:
             now = time.time()
             _reclaim(conn, now)
-            for lane in (LANE_RECALL, LANE_NORMAL):
+            for lane in lanes:
                 row = conn.execute("SELECT seq, body, attempts FROM queue WHERE lane = ? AND delivery_id IS NULL "
                                    "ORDER BY seq LIMIT 1", (lane,)).fetchone()
                 if row is not None:

@@ -79,6 +79,24 @@ async def test_a_slow_answer_elsewhere_does_not_delay_a_recall(tmp_path):
         assert answerer.cancelled == [] and slow not in [m["parent_id"] for m in await sandbox.messages(OTHER)]
 
 
+async def test_a_full_assistant_leaves_answers_queued_for_others_but_still_takes_a_recall(tmp_path):
+    slow = {f"慢问题 {i}？": 30 for i in range(4)}
+    answerer = QuestionAnswerer(slow=slow)
+    async with open_stack(tmp_path, answerer, concurrency=1) as (sandbox, run):  # holds 2 at most
+        await ask(sandbox, run, CHAT, "快问题？")
+        for i, text in enumerate(slow):
+            await sandbox.say(f"oc_busy_{i}", text)
+        async with httpx.AsyncClient(base_url=run.gateway_url, timeout=10) as gateway:
+            async with asyncio.timeout(10):
+                while (await gateway.get("/healthz")).json()["depth"] != {"recall": 0, "normal": 2, "leased": 2}:
+                    await asyncio.sleep(0.05)
+            recall = await sandbox.say(CHAT, "豆哥撤回")
+            assert (await run.worker.wait_handled(recall, timeout=10)).status == "recalled"
+            assert [m["deleted"] for m in await sandbox.bot_messages(CHAT)] == [True]
+            assert (await gateway.get("/healthz")).json()["depth"]["normal"] == 2  # still there for others
+        assert len(answerer.started) == 2  # the fast one, then one slow one; the next waits its turn
+
+
 async def test_messages_past_the_recall_window_are_reported_not_fatal(tmp_path):
     async with open_stack(tmp_path, QuestionAnswerer()) as (sandbox, run):
         await ask(sandbox, run, CHAT, "旧的回答？")

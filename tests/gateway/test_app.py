@@ -162,7 +162,16 @@ async def test_fetch_needs_the_bearer_token(gateway):
     assert (await gateway.post("/ack", json={"delivery_id": "x"})).status_code == 401
 
 
-@pytest.mark.parametrize("params", [{"wait": "abc"}, {"wait": "-1"}, {"wait": "9999"}, {"lease": "0"}])
+async def test_fetch_recall_lane_only(gateway):
+    for text in ["1", "豆哥撤回"]:
+        await post_event(gateway, message_event(text, chat_id="oc_lane"))
+    assert (await fetch(gateway, lane="recall"))["content"] == "豆哥撤回"
+    assert await fetch(gateway, lane="recall") == {}
+    assert (await fetch(gateway))["content"] == "1"
+
+
+@pytest.mark.parametrize("params", [{"wait": "abc"}, {"wait": "-1"}, {"wait": "9999"}, {"lease": "0"},
+                                    {"lane": "normal"}])
 async def test_fetch_bad_parameters(gateway, params):
     r = await gateway.post("/fetch", headers=AUTH, params=params)
     assert r.status_code == 400 and r.json()["error"].startswith("bad_")

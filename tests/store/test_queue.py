@@ -65,6 +65,16 @@ async def test_recall_lane_is_leased_first(queue: Queue) -> None:
     assert await drain(queue) == ["豆哥撤回", "1", "2", "3"]
 
 
+async def test_recall_only_lease_takes_recall_commands_and_leaves_the_rest(queue: Queue) -> None:
+    await enqueue_texts(queue, "1", "豆哥撤回", "2")
+    got = await queue.lease(30, recall_only=True)
+    assert got is not None and got.message.content == "豆哥撤回"
+    assert await queue.lease(30, wait=0.3, recall_only=True) is None
+    assert await queue.depth() == {"recall": 0, "normal": 2, "leased": 1}
+    await queue.ack(got.delivery_id)
+    assert await drain(queue) == ["1", "2"]
+
+
 async def test_a_message_comes_back_whole(queue: Queue) -> None:
     m = Message(msg_id="om_x", group_id="oc_x", content="@豆哥 怎么配置 \"webhook\"?\n第二行", user_id="ou_bob",
                 msg_time=1_700_000_123_456, event_id="ev_x", chat_type="p2p",
