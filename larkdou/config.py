@@ -82,7 +82,6 @@ class LarkConfig(_Section):
     app_rate: float = Field(50.0, gt=0)  # requests/s per app
     app_per_minute: int = Field(1000, ge=0)  # requests/min per app; 0 = no minute cap
     chat_rate: float = Field(5.0, gt=0)  # sends/s per chat
-    recall_window_hours: float = Field(24.0, gt=0)
 
     @field_validator("domain")
     @classmethod
@@ -93,7 +92,9 @@ class LarkConfig(_Section):
 
 
 class LLMServerConfig(_Section):
-    """The guide's `[llm.server]` keys."""
+    """The guide's `[llm.server]` keys. `remote_*` choose an OpenAI-compatible provider; the local-LLM
+    keys and the text lengths are accepted so that a guide's config.ini loads unchanged, and are not
+    used (serve a local model with vllm and set `remote_type = "vllm"` or `[llm] base_url`)."""
 
     remote_type: str = ""
     remote_api_key: SecretStr = SecretStr("")
@@ -116,7 +117,7 @@ class LLMConfig(_Section):
     backoff: float = Field(1.0, ge=0)  # seconds before the first retry; doubles each time
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, gt=0)
-    enable_local: bool = False
+    enable_local: bool = False  # the guide's key; accepted, not used (see LLMServerConfig)
     enable_remote: bool = True
     server: LLMServerConfig = Field(default_factory=LLMServerConfig)
 
