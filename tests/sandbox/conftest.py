@@ -23,6 +23,14 @@ from larkdou.sandbox.state import SandboxState
 from larkdou.serving import serving
 
 
+
+SEND = "/open-apis/im/v1/messages?receive_id_type=chat_id"
+
+
+def text_body(chat_id: str, value: str, **kw: object) -> dict[str, object]:
+    """The body of a text send, as lark-oapi writes it."""
+    return {"receive_id": chat_id, "msg_type": "text", "content": json.dumps({"text": value}), **kw}
+
 @dataclass
 class Pushed:
     headers: dict[str, str]

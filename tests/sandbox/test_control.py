@@ -4,29 +4,21 @@ and clear 4xx answers for bad input that change nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import pytest
 
 from larkdou.sandbox.server import create_app
-from tests.sandbox.conftest import Sandbox
-
-SEND = "/open-apis/im/v1/messages?receive_id_type=chat_id"
-
-
-def body(chat_id: str, text: str, **kw: object) -> dict[str, object]:
-    return {"receive_id": chat_id, "msg_type": "text", "content": json.dumps({"text": text}), **kw}
-
+from tests.sandbox.conftest import SEND, Sandbox, text_body
 
 async def test_injected_server_errors_post_nothing(sandbox: Sandbox) -> None:
     auth = await sandbox.token()
     chat = sandbox.state.default_chat.chat_id
     await sandbox.http.post("/sandbox/faults", json={"error_rate": 1.0, "error_status": 503})
-    failed = await sandbox.http.post(SEND, json=body(chat, "lost?"), headers=auth)
+    failed = await sandbox.http.post(SEND, json=text_body(chat, "lost?"), headers=auth)
     assert failed.status_code == 503 and failed.json()["code"] != 0
     await sandbox.http.delete("/sandbox/faults")
-    ok = await sandbox.http.post(SEND, json=body(chat, "after"), headers=auth)
+    ok = await sandbox.http.post(SEND, json=text_body(chat, "after"), headers=auth)
     assert ok.json()["code"] == 0
     assert [m["text"] for m in await sandbox.messages()] == ["after"]
 
@@ -41,10 +33,10 @@ async def test_error_count_fails_exactly_the_next_calls(sandbox: Sandbox) -> Non
 async def test_forced_rate_limit(sandbox: Sandbox) -> None:
     auth = await sandbox.token()
     await sandbox.http.post("/sandbox/faults", json={"rate_limit": {"seconds": 1}})
-    limited = await sandbox.http.post(SEND, json=body(sandbox.state.default_chat.chat_id, "x"), headers=auth)
+    limited = await sandbox.http.post(SEND, json=text_body(sandbox.state.default_chat.chat_id, "x"), headers=auth)
     assert (limited.status_code, limited.json()["code"]) == (429, 99991400)
     await asyncio.sleep(int(limited.headers["x-ogw-ratelimit-reset"]))
-    assert (await sandbox.http.post(SEND, json=body(sandbox.state.default_chat.chat_id, "x"), headers=auth)
+    assert (await sandbox.http.post(SEND, json=text_body(sandbox.state.default_chat.chat_id, "x"), headers=auth)
             ).json()["code"] == 0
     assert [m["text"] for m in await sandbox.messages()] == ["x"]
 
@@ -54,8 +46,8 @@ async def test_latency_times_out_a_client_and_uuid_saves_the_retry(sandbox: Sand
     chat = sandbox.state.default_chat.chat_id
     await sandbox.http.post("/sandbox/faults", json={"latency_ms": 600})
     with pytest.raises(httpx.ReadTimeout):
-        await sandbox.http.post(SEND, json=body(chat, "once", uuid="k1"), headers=auth, timeout=0.2)
-    retried = await sandbox.http.post(SEND, json=body(chat, "once", uuid="k1"), headers=auth)
+        await sandbox.http.post(SEND, json=text_body(chat, "once", uuid="k1"), headers=auth, timeout=0.2)
+    retried = await sandbox.http.post(SEND, json=text_body(chat, "once", uuid="k1"), headers=auth)
     assert retried.json()["code"] == 0
     # the retry waited out the same latency, so the abandoned first request has finished too
     assert [m["text"] for m in await sandbox.messages()] == ["once"]

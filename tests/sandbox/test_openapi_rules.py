@@ -6,14 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.sandbox.conftest import Sandbox
-
-SEND = "/open-apis/im/v1/messages?receive_id_type=chat_id"
-
-
-def text_body(chat_id: str, value: str, **kw: object) -> dict[str, object]:
-    return {"receive_id": chat_id, "msg_type": "text", "content": json.dumps({"text": value}), **kw}
-
+from tests.sandbox.conftest import SEND, Sandbox, text_body
 
 async def test_same_uuid_posts_once_and_returns_the_original(sandbox: Sandbox) -> None:
     auth = await sandbox.token()
