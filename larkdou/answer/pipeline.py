@@ -13,10 +13,12 @@ import logging
 from larkdou.answer.base import Decision
 from larkdou.answer.llm import LLMClient
 from larkdou.answer.policy import Route, route
-from larkdou.answer.prompt import NO_MATCH, NOT_BUILT, build_messages, declined, extractive_reply, llm_reply
+from larkdou.answer.prompt import (NO_MATCH, NOT_BUILT, build_messages, declined, extractive_reply, introduction,
+                                   llm_reply)
 from larkdou.config import Settings
 from larkdou.errors import LarkdouError, LLMError
 from larkdou.kb.calibrate import decision_score
+from larkdou.kb.chitchat import is_greeting
 from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
 from larkdou.message import Message
 
@@ -71,6 +73,9 @@ class KBAnswerer:
 
     async def decide(self, msg: Message) -> Decision:
         r = route(msg, self._bot)
+        if r.silence == "chitchat" and r.addressed and is_greeting(r.question):
+            intro = introduction(self._settings.lark_group.recall_keywords[0])
+            return self._log(msg, Decision(True, "greeting", intro, mode="notice"))
         if r.silence:
             return self._log(msg, Decision(False, r.silence))
         kb = await self._kb.get()

@@ -41,6 +41,16 @@ NOT_BUILT = (
     "知识库还没有建立，暂时无法回答。请管理员运行 `larkdou kb build --docs <文档目录> --config <配置文件>`。\n"
     "The knowledge base is not built yet. Build it with `larkdou kb build --docs DIR --config FILE`."
 )
+def introduction(recall_keyword: str) -> str:
+    """The reply to a greeting addressed to the bot."""
+    return (
+        f"你好！我是这里的知识助手：直接问技术问题（群里请 @我），我会从文档里找答案并注明出处；"
+        f"说“{recall_keyword}”，我会撤回我在这个群里发过的消息。\n"
+        f"Hi! Ask me a technical question (in a group, @mention me) and I will answer from the docs with "
+        f"sources; say \"{recall_keyword}\" and I take back what I said in this chat."
+    )
+
+
 NO_MATCH = (
     "知识库里没有找到和这个问题相关的内容。\n"
     "I found nothing about this in the knowledge base."

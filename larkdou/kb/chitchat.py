@@ -25,6 +25,11 @@ see later tomorrow soon lol lmao haha hahaha wow got it noted np welcome congrat
 agreed agree right true indeed same here plus one +1 ack roger
 """.split())
 
+# Greetings that, said to the bot itself (direct chat or @mention), get a short introduction.
+GREETINGS = frozenset("""
+你好 您好 大家好 哈喽 嗨 在吗 在不在 早 早啊 早安 早上好 上午好 中午好 下午好 晚上好 好久不见 hi hello hey morning
+""".split())
+
 _LAUGH = re.compile(r"^(?:[哈呵嘿嘻h]+|(?:ha)+h?|(?:he)+|(?:lo)+l|x+d+|2{3,}|6{2,})$", re.IGNORECASE)
 _SPLIT = re.compile(r"[\s,，.。!！?？~～、…;；:：]+")
 
@@ -58,3 +63,11 @@ def is_chitchat(text: str) -> bool:
         if not _social(word):
             return False
     return True
+
+
+def is_greeting(text: str) -> bool:
+    """True for chit-chat that greets ("你好", "在吗？", "hello"), as opposed to thanks or an acknowledgement."""
+    if not is_chitchat(text):
+        return False
+    pieces = [p for p in _SPLIT.split(text.strip().lower()) if p]
+    return any(p.strip("!！~～") in GREETINGS for p in pieces)

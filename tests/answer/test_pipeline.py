@@ -89,12 +89,26 @@ async def test_llm_answer_cites_its_sources(sample_work_dir: Path) -> None:
     assert app.state.llm.calls == 1
 
 
+@pytest.mark.parametrize("text,chat_type,mentioned", [("@豆哥 在吗？", "group", True), ("你好", "p2p", False),
+                                                     ("hello!", "p2p", False)])
+async def test_a_greeting_to_the_bot_gets_an_introduction(sample_settings, text, chat_type, mentioned) -> None:  # type: ignore[no-untyped-def]
+    answerer = build_answerer(sample_settings)
+    mentions = [BOT] if mentioned else []
+    d = await answerer.decide(group_msg(text, mentions=mentions, mentioned_bot=mentioned, chat_type=chat_type))
+    assert (d.answer, d.reason) == (True, "greeting") and "豆哥撤回" in d.text
+    for silent in (group_msg("你好"), group_msg("@豆哥 谢谢", mentions=[BOT], mentioned_bot=True),
+                   group_msg("收到", chat_type="p2p")):
+        assert not (await answerer.decide(silent)).answer  # greetings to others, thanks, acks: silence
+    await answerer.aclose()
+
+
 async def test_llm_is_not_asked_about_chitchat(sample_work_dir: Path) -> None:
     app = create_app()
     async with serving(app) as url:
         answerer = build_answerer(_llm_settings(sample_work_dir, url))
         assert not (await answerer.decide(group_msg("中午吃什么"))).answer
         assert not (await answerer.decide(group_msg("@豆哥 收到", mentions=[BOT], mentioned_bot=True))).answer
+        assert (await answerer.decide(group_msg("@豆哥 你好", mentions=[BOT], mentioned_bot=True))).reason == "greeting"
         await answerer.aclose()
     assert app.state.llm.calls == 0
 
