@@ -114,7 +114,6 @@ class LLMConfig(_Section):
     concurrency: int = Field(4, ge=1)
     timeout: float = Field(60.0, gt=0)
     retries: int = Field(2, ge=0)
-    backoff: float = Field(1.0, ge=0)  # seconds before the first retry; doubles each time
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, gt=0)
     enable_local: bool = False  # the guide's key; accepted, not used (see LLMServerConfig)

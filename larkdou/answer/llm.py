@@ -1,8 +1,8 @@
 """An OpenAI-compatible chat client with the limits a shared deployment needs.
 
 `POST {base_url}/chat/completions`, at most `concurrency` requests in flight and `rpm` started per
-minute, each attempt bounded by `timeout`; 429, 5xx, timeouts and transport errors are retried with
-backoff (honouring `Retry-After`), anything else fails at once. Failure is an `LLMError` whose text
+minute, each attempt bounded by `timeout`; the `openai` SDK retries 429, 5xx, timeouts and transport
+errors with backoff (honouring `Retry-After`), anything else fails at once. Failure is an `LLMError` whose text
 never contains the API key. Cancelling `chat` cancels the request.
 
 The guide's `[llm.server] remote_type / remote_api_key / remote_llm_model` pick a known provider's
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-import httpx
+import openai
 
 from larkdou.config import Settings
 from larkdou.errors import ConfigError, LLMError
+from larkdou.lark.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -36,95 +36,54 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "openai": ("https://api.openai.com/v1", "gpt-4o-mini"),
     "vllm": ("http://127.0.0.1:8000/v1", ""),
 }
-MAX_RETRY_AFTER = 30.0
-
-
-class RateLimiter:
-    """Spaces request starts at least 60/rpm seconds apart (rpm 0 = no limit)."""
-
-    def __init__(self, rpm: int):
-        self._interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = resp.headers.get(header)
-        if value:
-            try:
-                return min(MAX_RETRY_AFTER, max(0.0, float(value) * scale))
-            except ValueError:
-                return None
-    return None
 
 
 class LLMClient:
-    """Chat completions against one OpenAI-compatible endpoint."""
+    """Chat completions against one OpenAI-compatible endpoint, through the official `openai` SDK
+    (which retries 408/409/429/5xx, timeouts and connection errors with backoff, honouring
+    `Retry-After`); here: at most `concurrency` requests in flight and `rpm` started per minute."""
 
     def __init__(self, base_url: str, model: str, api_key: str = "", *, rpm: int = 0, concurrency: int = 4,
-                 timeout: float = 60.0, retries: int = 2, backoff: float = 1.0, temperature: float = 0.2,
-                 max_tokens: int = 1024):
+                 timeout: float = 60.0, retries: int = 2, temperature: float = 0.2, max_tokens: int = 1024):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.retries = retries
-        self.backoff = backoff
         self._params = {"temperature": temperature, "max_tokens": max_tokens}
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(timeout=timeout, headers=headers)
+        # a keyless local server (vllm) still gets a syntactically valid header
+        self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key or "none", timeout=timeout,
+                                          max_retries=retries)
         self._slots = asyncio.Semaphore(concurrency)
-        self._rate = RateLimiter(rpm)
+        self._rate = RateLimiter(rpm / 60.0) if rpm else None
 
     async def chat(self, messages: list[dict[str, str]]) -> str:
         """The assistant's reply text; LLMError once every attempt has failed."""
-        url = f"{self.base_url}/chat/completions"
-        body = {"model": self.model, "messages": messages, **self._params}
-        problem = ""
-        delay = 0.0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(delay)
-            delay = self.backoff * (2 ** attempt)
-            async with self._slots:
-                await self._rate.wait()
-                try:
-                    resp = await self._client.post(url, json=body)
-                except httpx.TimeoutException:
-                    problem = "timed out"
-                    continue
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}"
-                    continue
-            if resp.status_code == 200:
-                return self._content(resp)
-            problem = f"HTTP {resp.status_code}"
-            if resp.status_code in (408, 409, 429) or resp.status_code >= 500:
-                delay = _retry_after(resp) or delay
-                continue
-            raise LLMError(f"LLM {self.base_url} refused the request: {problem} {resp.text[:200]!r}")
-        raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: {problem}")
-
-    def _content(self, resp: httpx.Response) -> str:
+        async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            try:
+                resp = await self._client.chat.completions.create(model=self.model, messages=messages,
+                                                                  **self._params)  # type: ignore[arg-type]
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status in (408, 409, 429) or status >= 500:
+                    raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: "
+                                   f"HTTP {status}") from None
+                raise LLMError(f"LLM {self.base_url} refused the request: HTTP {status}") from None
+            except openai.APITimeoutError:
+                raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: timed out") from None
+            except openai.APIConnectionError as exc:
+                raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: "
+                               f"{type(exc.__cause__ or exc).__name__}") from None
         try:
-            text = resp.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            text = resp.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
             raise LLMError(f"LLM {self.base_url} sent an unexpected body") from None
         if not isinstance(text, str) or not text.strip():
             raise LLMError(f"LLM {self.base_url} sent an empty answer")
         return text.strip()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._client.close()
 
 
 def llm_endpoint(settings: Settings) -> tuple[str, str, str] | None:
@@ -157,5 +116,5 @@ def make_llm(settings: Settings) -> LLMClient | None:
     llm = settings.llm
     base_url, model, api_key = endpoint
     return LLMClient(base_url, model, api_key, rpm=llm.rpm or llm.server.rpm, concurrency=llm.concurrency,
-                     timeout=llm.timeout, retries=llm.retries, backoff=llm.backoff,
+                     timeout=llm.timeout, retries=llm.retries,
                      temperature=llm.temperature, max_tokens=llm.max_tokens)

@@ -12,13 +12,15 @@ from typing import AsyncIterator, Awaitable
 
 from larkdou.answer.base import Answerer
 from larkdou.assistant.api import AssistantMetrics, create_app
-from larkdou.assistant.sources import Backoff, HttpSource, QueueSource, Source
+from larkdou.assistant.sources import HttpSource, QueueSource, Source
+from larkdou.backoff import Backoff
 from larkdou.assistant.worker import Worker
 from larkdou.config import Settings, require
 from larkdou.errors import LarkServerError
 from larkdou.lark.client import LarkClient
 from larkdou.serving import serving
-from larkdou.store import open_ledger, open_queue
+from larkdou.gateway.ingest import BOT_OPEN_ID_META, open_gateway_queue
+from larkdou.store import open_ledger
 from larkdou.store.base import Ledger, Queue
 
 log = logging.getLogger("larkdou.assistant")
@@ -73,9 +75,9 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         queue: Queue | None = None
         source: Source
         if standalone:
-            queue = await open_queue(settings.gateway_store_url, dedup_ttl=settings.gateway.dedup_hours * 3600)
+            queue = await open_gateway_queue(settings)
             stack.push_async_callback(queue.close)
-            await queue.set_meta("bot_open_id", bot_open_id)
+            await queue.set_meta(BOT_OPEN_ID_META, bot_open_id)
             source = QueueSource(queue, wait=settings.assistant.fetch_wait, lease=settings.gateway.lease_seconds)
         else:
             source = HttpSource(settings)

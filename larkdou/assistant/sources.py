@@ -6,13 +6,12 @@ fully handled, so a crash means redelivery (after the gateway's lease), never lo
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from typing import Protocol
 
 import httpx
 
+from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import StoreError
 from larkdou.message import Message
@@ -30,25 +29,6 @@ class Source(Protocol):
     async def ack(self, delivery_id: str) -> bool: ...
 
     async def aclose(self) -> None: ...
-
-
-class Backoff:
-    """Exponential backoff with jitter: 0.2 s doubling up to `cap`; `reset()` after a success."""
-
-    def __init__(self, first: float = 0.2, cap: float = 10.0):
-        self.first, self.cap = first, cap
-        self.failures = 0
-
-    def delay(self) -> float:
-        base = min(self.cap, self.first * (2 ** self.failures))
-        self.failures += 1
-        return base * random.uniform(0.75, 1.25)
-
-    async def sleep(self) -> None:
-        await asyncio.sleep(self.delay())
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def ack_url_for(fetch_url: str) -> str:

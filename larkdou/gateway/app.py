@@ -21,12 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import EventError, StoreError
-from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor
+from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.events import open_envelope
-from larkdou.store import open_queue
 from larkdou.store.base import Queue
 
 log = logging.getLogger("larkdou.gateway")
@@ -40,8 +40,11 @@ def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"error": reason, "message": message}, status_code=status)
 
 
+_STORE_DOWN = {"error": "store_unavailable", "message": "the store is unavailable; retry later"}
+
+
 def _store_down() -> JSONResponse:
-    return _error(503, "store_unavailable", "the store is unavailable; retry later")
+    return JSONResponse(_STORE_DOWN, status_code=503)
 
 
 class _TooLarge(Exception):
@@ -89,15 +92,14 @@ class Gateway:
 
     async def _open_store(self) -> None:
         """Open the store, retrying while it is unreachable (requests get 503 meanwhile)."""
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10.0)
         while True:
             try:
-                queue = await open_queue(self.settings.gateway_store_url,
-                                         dedup_ttl=self.settings.gateway.dedup_hours * 3600)
+                queue = await open_gateway_queue(self.settings)
             except StoreError as exc:
+                delay = backoff.delay()
                 log.error("store unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
                 continue
             self.ingestor = Ingestor(self.settings, queue)
             self.queue = queue
@@ -172,7 +174,7 @@ class Gateway:
         except StoreError as exc:
             self.metrics.events.labels("store_error").inc()
             log.error("store unavailable, answering 503 so Lark retries: %s", exc)
-            return 503, _json_bytes({"error": "store_unavailable", "message": "the store is unavailable; retry later"})
+            return 503, _json_bytes(_STORE_DOWN)
         self._outcomes[outcome].inc()
         if outcome == DUPLICATE:
             self.metrics.duplicates.inc()
@@ -189,10 +191,14 @@ class Gateway:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.fetch_token)
 
-    def _unauthorized(self) -> JSONResponse:
-        resp = _error(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
-        resp.headers["WWW-Authenticate"] = "Bearer"
-        return resp
+    def _refuse(self, request: Request, counter: Any) -> Response | None:
+        """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None."""
+        if not self._authorized(request):
+            counter.labels("unauthorized").inc()
+            resp = _error(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
+            resp.headers["WWW-Authenticate"] = "Bearer"
+            return resp
+        return _store_down() if self.queue is None else None
 
     @staticmethod
     def _seconds(request: Request, name: str, default: float, high: float) -> float:
@@ -208,11 +214,9 @@ class Gateway:
         return value
 
     async def fetch(self, request: Request) -> Response:
-        if not self._authorized(request):
-            self.metrics.fetches.labels("unauthorized").inc()
-            return self._unauthorized()
-        if self.queue is None:
-            return _store_down()
+        if (refused := self._refuse(request, self.metrics.fetches)) is not None:
+            return refused
+        assert self.queue is not None
         gw = self.settings.gateway
         try:
             wait = self._seconds(request, "wait", gw.fetch_wait, MAX_WAIT)
@@ -241,11 +245,9 @@ class Gateway:
         return JSONResponse(out)
 
     async def ack(self, request: Request) -> Response:
-        if not self._authorized(request):
-            self.metrics.acks.labels("unauthorized").inc()
-            return self._unauthorized()
-        if self.queue is None:
-            return _store_down()
+        if (refused := self._refuse(request, self.metrics.acks)) is not None:
+            return refused
+        assert self.queue is not None
         try:
             data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
         except (ValueError, _TooLarge, ClientDisconnect):

@@ -12,12 +12,18 @@ from typing import Any
 
 from larkdou.config import Settings
 from larkdou.lark.events import MESSAGE_RECEIVE, Envelope, classify, to_message
+from larkdou.store import open_queue
 from larkdou.store.base import Queue
 
 log = logging.getLogger("larkdou.gateway")
 
 ENQUEUED, DUPLICATE, IGNORED = "enqueued", "duplicate", "ignored"
 BOT_OPEN_ID_META = "bot_open_id"
+
+
+async def open_gateway_queue(settings: Settings) -> Queue:
+    """The gateway's queue (`[gateway] store`, dedup for `[gateway] dedup_hours`)."""
+    return await open_queue(settings.gateway_store_url, dedup_ttl=settings.gateway.dedup_hours * 3600)
 
 
 class Ingestor:
@@ -31,7 +37,6 @@ class Ingestor:
         self._meta_refresh = meta_refresh
         self._meta_checked = 0.0
         self._meta_lock = asyncio.Lock()
-        self.ignored_by_type: dict[str, int] = {}
 
     async def bot_open_id(self) -> str:
         """The configured open_id, else the one the assistant stored (re-read every 30 s)."""
@@ -49,7 +54,6 @@ class Ingestor:
         """Enqueue a verified envelope. Returns ENQUEUED, DUPLICATE or IGNORED.
         Raises EventError for a malformed message event and StoreError when the store fails."""
         if env.event_type != MESSAGE_RECEIVE:
-            self.ignored_by_type[env.event_type] = self.ignored_by_type.get(env.event_type, 0) + 1
             return IGNORED
         bot = await self.bot_open_id()
         msg = to_message(env, bot_open_id=bot, recall_keywords=self.keywords)

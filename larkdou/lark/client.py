@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -22,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import LarkAPIError, LarkAuthError, LarkRateLimited, LarkServerError
 from larkdou.lark.codes import CHAT_FREQUENCY_LIMIT, TOKEN_INVALID, error_for
@@ -199,7 +199,8 @@ class LarkClient:
         `chat_id` puts the call under that chat's send limit; `log_chat_id` only names it in logs.
         """
         content = json.dumps(json_body, ensure_ascii=False).encode("utf-8") if json_body is not None else None
-        failures = rate_waits = 0
+        backoff = Backoff(first=self._backoff, cap=MAX_BACKOFF)
+        rate_waits = 0
         token_refetched = False
         while True:
             token = ""
@@ -222,11 +223,10 @@ class LarkClient:
                 rate_waits += 1
                 await self._wait_rate_limit(err, chat_id)
                 continue
-            if isinstance(err, LarkServerError) and failures < self._max_retries:
-                delay = min(MAX_BACKOFF, self._backoff * 2 ** failures) * random.uniform(0.5, 1.0)
-                failures += 1
+            if isinstance(err, LarkServerError) and backoff.failures < self._max_retries:
+                delay = backoff.delay()
                 log.info("lark %s %s: %s (code=%s log_id=%s), retry %d in %.2fs", method, path,
-                         err.msg, err.code, err.log_id, failures, delay)
+                         err.msg, err.code, err.log_id, backoff.failures, delay)
                 await asyncio.sleep(delay)
                 continue
             log.warning("lark %s %s failed: code=%s http=%s msg=%r log_id=%s chat_id=%s", method, path,

@@ -170,18 +170,15 @@ def _texts(message_type: str, content: dict[str, Any], mentions: list[Mention]) 
     return "", f"[{message_type}]"
 
 
-def message_text(message_type: str, content_json: str, mentions: list[Mention]) -> str:
-    """Plain text of a message's content (text and post; other types give a placeholder)."""
-    return _texts(message_type, _content(content_json), mentions)[1]
-
-
 _NOT_WORD = re.compile(r"[\W_]+")  # spaces, punctuation, symbols, emoji
 
 
-@functools.lru_cache(maxsize=64)
 def _normalise_command(text: str) -> str:
     """Text with spaces and punctuation removed, NFKC-normalised and case-folded (command matching)."""
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+_normalised_keyword = functools.lru_cache(maxsize=64)(_normalise_command)
 
 
 def is_recall_command(raw_text: str, mentions: list[Mention], keywords: list[str]) -> bool:
@@ -194,8 +191,8 @@ def is_recall_command(raw_text: str, mentions: list[Mention], keywords: list[str
         if m.name:
             text = text.replace(f"@{m.name}", " ")
     text = text.replace("@_all", " ")
-    said = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text)).casefold()
-    return bool(said) and any(said == _normalise_command(k) for k in keywords)
+    said = _normalise_command(text)
+    return bool(said) and any(said == _normalised_keyword(k) for k in keywords)
 
 
 def _ms(value: Any) -> int:

@@ -18,7 +18,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 async def test_rate_limit_answers_are_retried_after_the_servers_delay() -> None:
     app = create_app(reply="pong", fail_first=2, fail_status=429, retry_after=0.01)
     async with serving(app) as url:
-        client = LLMClient(f"{url}/v1", "test", retries=2, backoff=60)  # the server's delay wins
+        client = LLMClient(f"{url}/v1", "test", retries=2)  # the server's Retry-After is honoured
         assert await client.chat(HELLO) == "pong"
         await client.aclose()
     assert app.state.llm.calls == 3
@@ -27,7 +27,7 @@ async def test_rate_limit_answers_are_retried_after_the_servers_delay() -> None:
 async def test_client_errors_are_not_retried_and_hide_the_key() -> None:
     app = create_app(api_key="right-key")
     async with serving(app) as url:
-        client = LLMClient(f"{url}/v1", "test", api_key="wrong-key-123", retries=3, backoff=0)
+        client = LLMClient(f"{url}/v1", "test", api_key="wrong-key-123", retries=3)
         with pytest.raises(LLMError, match="HTTP 401") as err:
             await client.chat(HELLO)
         await client.aclose()
@@ -47,7 +47,7 @@ async def test_concurrency_limit_holds() -> None:
 async def test_unreachable_server_is_an_llm_error() -> None:
     async with serving(create_app()) as url:
         pass  # the port is free again
-    client = LLMClient(f"{url}/v1", "test", retries=1, backoff=0)
+    client = LLMClient(f"{url}/v1", "test", retries=1)
     with pytest.raises(LLMError, match="failed after 2 attempts"):
         await client.chat(HELLO)
     await client.aclose()

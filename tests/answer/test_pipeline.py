@@ -72,7 +72,7 @@ async def test_a_rebuilt_knowledge_base_is_picked_up(tmp_path: Path) -> None:
 
 def _llm_settings(work_dir: Path, url: str, **llm) -> object:  # type: ignore[no-untyped-def]
     return settings_for(work_dir, llm={"base_url": f"{url}/v1", "model": "test", "api_key": "sk-test-secret",
-                                       "timeout": 2, "retries": 2, "backoff": 0, **llm})
+                                       "timeout": 2, "retries": 2, **llm})
 
 
 async def test_llm_answer_cites_its_sources(sample_work_dir: Path) -> None:
