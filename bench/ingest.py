@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import tomli_w
@@ -29,34 +27,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.factories import ENCRYPT_KEY, message_event, settings_dict, signed_request  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.redis_process import RedisProcess, free_port, wait_for_port  # noqa: E402
 
 
 def wait_up(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.args}")
-        try:
-            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"server did not start: {proc.args}")
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_up(f"http://127.0.0.1:{port}", proc)
-    return proc, f"redis://127.0.0.1:{port}"
+    wait_for_port(int(url.rsplit(":", 1)[1]), proc, " ".join(map(str, proc.args[:4])), timeout=30)
 
 
 def start_gateway(tmp: Path, store: str) -> tuple[subprocess.Popen, str]:
@@ -108,10 +83,10 @@ def drive(url: str, events: Path, n_events: int, concurrency: int, seconds: floa
 
 def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
     procs: list[subprocess.Popen] = []
+    redis = RedisProcess(tmp)
     try:
         if backend == "redis":
-            rproc, rurl = start_redis(tmp)
-            procs.append(rproc)
+            rurl = redis.start().url
             stores = {"gateway": f"{rurl}/0", "reference": f"{rurl}/1"}
         else:
             stores = {"gateway": f"sqlite:///{tmp / 'gw.db'}", "reference": f"sqlite:///{tmp / 'ref.db'}"}
@@ -136,6 +111,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
             p.terminate()
         for p in procs:
             p.wait(timeout=10)
+        redis.stop()
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Awaitable, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import start_redis  # noqa: E402
+from tests.redis_process import RedisProcess  # noqa: E402
 from larkdou.message import Message  # noqa: E402
 from larkdou.store import Queue, open_queue  # noqa: E402
 
@@ -151,18 +151,15 @@ def main() -> None:
     for backend in (["sqlite", "redis"] if args.backend == "both" else [args.backend]):
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
-            proc = None
+            redis = RedisProcess(tmp)
             if backend == "redis":
-                proc, base = start_redis(tmp)
-                url = f"{base}/0"
+                url = f"{redis.start().url}/0"
             else:
                 url = f"sqlite:///{tmp / 'queue.db'}"
             try:
                 asyncio.run(measure(backend, url, args.messages, args.concurrency, tmp))
             finally:
-                if proc is not None:
-                    proc.terminate()
-                    proc.wait(timeout=10)
+                redis.stop()
 
 
 if __name__ == "__main__":

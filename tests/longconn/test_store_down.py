@@ -2,64 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
-from typing import Iterator
-
-import pytest
-
 from larkdou.store import open_queue
-from tests.conftest import free_port
 from tests.longconn.conftest import eventually, open_longconn, open_sandbox
 
 
-class RedisProcess:
-    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is not installed"
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_store_down_means_ack_500_and_the_redelivered_event_is_queued_once(settings, own_redis):
-    queue = await open_queue(own_redis.url)
+    queue = await open_queue(f"{own_redis.url}/0")
     try:
         async with open_sandbox(settings) as sandbox, open_longconn(settings, queue) as conn:
             await sandbox.tune(retry_scale=0.1)  # Lark's first retry after 15 s comes after 1.5 s here

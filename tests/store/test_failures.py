@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import sqlite3
-import subprocess
-import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable
 
 import pytest
 
@@ -16,32 +12,6 @@ from larkdou.errors import ConfigError, StoreError
 from larkdou.store import SentMessage, open_ledger, open_queue
 from tests.conftest import free_port
 from tests.store.helpers import enqueue_texts, keys, msg
-
-
-def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    exe = shutil.which("redis-server")
-    assert exe, "redis-server is not installed"
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A redis-server of this test alone, which the test may stop."""
-    port = free_port()
-    proc = start_redis(port, tmp_path)
-    yield port, proc
-    proc.kill()
-    proc.wait()
 
 
 @pytest.mark.parametrize("opener", [open_queue, open_ledger])
@@ -60,15 +30,13 @@ async def test_a_malformed_redis_url_is_a_config_error() -> None:
 
 
 async def test_redis_going_away_turns_every_call_into_a_store_error(own_redis, tmp_path: Path) -> None:
-    port, proc = own_redis
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"{own_redis.url}/0"
     queue, ledger = await open_queue(url), await open_ledger(url)
     try:
         await enqueue_texts(queue, "before")
         delivery = await queue.lease(30)
         assert delivery is not None
-        proc.kill()
-        proc.wait()
+        own_redis.kill()
 
         m = msg("during")
         calls: list[Awaitable[Any]] = [
@@ -82,14 +50,13 @@ async def test_redis_going_away_turns_every_call_into_a_store_error(own_redis, t
             with pytest.raises(StoreError):
                 await call
 
-        start_redis(port, tmp_path)  # back again (empty): the same objects work without reopening
+        own_redis.start()  # back again (empty): the same objects work without reopening
         assert await queue.enqueue(m, keys(m))
         assert (await queue.lease(30, wait=1)).message.content == "during"
         await ledger.ping()
     finally:
         await queue.close()
         await ledger.close()
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
 
 
 def unusable_paths(tmp_path: Path) -> list[str]:
