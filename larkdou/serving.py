@@ -9,6 +9,12 @@ import socket
 from typing import AsyncIterator
 
 import uvicorn
+from starlette.responses import JSONResponse
+
+
+def error_response(status: int, reason: str, message: str) -> JSONResponse:
+    """larkdou's error body for a refused HTTP request: a short machine reason and a sentence."""
+    return JSONResponse({"error": reason, "message": message}, status_code=status)
 
 
 def config_for(app, host: str, port: int, **kw) -> uvicorn.Config:  # type: ignore[no-untyped-def]

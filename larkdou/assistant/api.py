@@ -19,6 +19,7 @@ from starlette.routing import Route
 from larkdou.answer.base import Answerer
 from larkdou.errors import StoreError
 from larkdou.message import Message
+from larkdou.serving import error_response
 
 MAX_ASK_BYTES = 64 * 1024
 MAX_ASK_CHARS = 8000
@@ -45,10 +46,6 @@ class AssistantMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _error(status: int, reason: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": reason, "message": message}, status_code=status)
 
 
 class _BadRequest(Exception):
@@ -96,7 +93,7 @@ def create_app(answerer: Answerer, metrics: AssistantMetrics,
 
     async def ask(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
-        too_large = _error(413, "too_large", f"the body is larger than {MAX_ASK_BYTES} bytes")
+        too_large = error_response(413, "too_large", f"the body is larger than {MAX_ASK_BYTES} bytes")
         if declared.isdigit() and int(declared) > MAX_ASK_BYTES:
             return too_large
         body = await request.body()
@@ -105,9 +102,9 @@ def create_app(answerer: Answerer, metrics: AssistantMetrics,
         try:
             msg = ask_message(json.loads(body))
         except ValueError:
-            return _error(400, "not_json", 'send a JSON object like {"text": "…"}')
+            return error_response(400, "not_json", 'send a JSON object like {"text": "…"}')
         except _BadRequest as exc:
-            return _error(exc.status, exc.reason, str(exc))
+            return error_response(exc.status, exc.reason, str(exc))
         decision = await answerer.decide(msg)
         return JSONResponse({"answer": decision.answer, "reason": decision.reason, "text": decision.text,
                              "sources": decision.sources, "score": decision.score})

@@ -27,6 +27,7 @@ from larkdou.errors import EventError, StoreError
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.events import open_envelope
+from larkdou.serving import error_response
 from larkdou.store.base import Queue
 
 log = logging.getLogger("larkdou.gateway")
@@ -34,10 +35,6 @@ log = logging.getLogger("larkdou.gateway")
 MAX_WAIT = 300.0
 _SUCCESS = b'{"msg":"success"}'
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-def _error(status: int, reason: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": reason, "message": message}, status_code=status)
 
 
 _STORE_DOWN = {"error": "store_unavailable", "message": "the store is unavailable; retry later"}
@@ -184,7 +181,7 @@ class Gateway:
 
     async def event_info(self, request: Request) -> Response:
         """`POST /event` is the hot path (see GatewayApp); a browser's GET gets a hint."""
-        return _error(405, "method_not_allowed", "Lark POSTs events to this URL; set it as the request URL")
+        return error_response(405, "method_not_allowed", "Lark POSTs events to this URL; set it as the request URL")
 
     # ---- /fetch and /ack --------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
@@ -195,7 +192,7 @@ class Gateway:
         """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None."""
         if not self._authorized(request):
             counter.labels("unauthorized").inc()
-            resp = _error(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
+            resp = error_response(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
             resp.headers["WWW-Authenticate"] = "Bearer"
             return resp
         return _store_down() if self.queue is None else None
@@ -222,12 +219,12 @@ class Gateway:
             wait = self._seconds(request, "wait", gw.fetch_wait, MAX_WAIT)
             lease = self._seconds(request, "lease", gw.lease_seconds, 24 * 3600)
         except EventError as exc:
-            return _error(400, exc.reason, str(exc))
+            return error_response(400, exc.reason, str(exc))
         if lease <= 0:
-            return _error(400, "bad_lease", "lease must be more than 0")
+            return error_response(400, "bad_lease", "lease must be more than 0")
         lane = request.query_params.get("lane", "any")
         if lane not in ("any", "recall"):
-            return _error(400, "bad_lane", "lane must be 'recall' (recall commands only) or 'any'")
+            return error_response(400, "bad_lane", "lane must be 'recall' (recall commands only) or 'any'")
         try:
             delivery = await self.queue.lease(lease, wait=wait, recall_only=lane == "recall")
         except StoreError as exc:
@@ -251,10 +248,10 @@ class Gateway:
         try:
             data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
         except (ValueError, _TooLarge, ClientDisconnect):
-            return _error(400, "not_json", 'send {"delivery_id": "…"}')
+            return error_response(400, "not_json", 'send {"delivery_id": "…"}')
         delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
         if not isinstance(delivery_id, str) or not delivery_id:
-            return _error(400, "missing_fields", 'send {"delivery_id": "…"}')
+            return error_response(400, "missing_fields", 'send {"delivery_id": "…"}')
         try:
             acked = await self.queue.ack(delivery_id)
         except StoreError as exc:

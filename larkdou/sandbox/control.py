@@ -11,11 +11,12 @@ import json
 import time
 from typing import Any, AsyncIterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from larkdou.sandbox.bodies import BadRequest, read_object, validated
 from larkdou.sandbox.push import Pusher
 from larkdou.sandbox.state import ApiFailure, SandboxState, Tunables
 
@@ -51,31 +52,8 @@ class FaultsUpdate(_Body):
     rate_limit: RateLimitFault | None = None
 
 
-class BadRequest(Exception):
-    def __init__(self, reason: str, status: int = 400):
-        super().__init__(reason)
-        self.reason, self.status = reason, status
-
-
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
 async def _parse(request: Request, model: type[_Body]) -> Any:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise BadRequest(_reason(exc)) from None
+    return validated(model, await read_object(request))
 
 
 def routes(state: SandboxState, pusher: Pusher) -> list[Route]:
@@ -141,15 +119,7 @@ def routes(state: SandboxState, pusher: Pusher) -> list[Route]:
 
     async def settings(request: Request) -> dict[str, Any]:
         if request.method == "POST":
-            try:
-                data = json.loads(await request.body() or b"{}")
-                if not isinstance(data, dict):
-                    raise BadRequest("body must be a JSON object")
-                state.tunables = Tunables.model_validate({**state.tunables.model_dump(), **data})
-            except json.JSONDecodeError:
-                raise BadRequest("body is not valid JSON") from None
-            except ValidationError as exc:
-                raise BadRequest(_reason(exc)) from None
+            state.tunables = validated(Tunables, {**state.tunables.model_dump(), **await read_object(request)})
         return state.tunables.model_dump()
 
     async def stream(request: Request) -> Response:

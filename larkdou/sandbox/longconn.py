@@ -30,12 +30,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from larkdou.sandbox.bodies import BadRequest, read_object, validated
 from larkdou.sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
@@ -274,17 +275,10 @@ class LongConnHub:
 
     async def settings_route(self, request: Request) -> Response:
         try:
-            data = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
-        if not isinstance(data, dict):
-            return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-        try:
-            updated = LongConnSettings.model_validate({**self.settings.model_dump(), **data})
-        except ValidationError as exc:
-            reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-            return JSONResponse({"error": reason}, status_code=400)
-        self.settings = updated
+            data = await read_object(request)
+            self.settings = validated(LongConnSettings, {**self.settings.model_dump(), **data})
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         return JSONResponse(self.settings.model_dump())
 
     def routes(self) -> list[BaseRoute]:
