@@ -51,9 +51,13 @@ def _social(word: str) -> bool:
     return reachable[-1]
 
 
+def _pieces(text: str) -> list[str]:
+    return [p for p in _SPLIT.split(text.strip().lower()) if p]
+
+
 def is_chitchat(text: str) -> bool:
     """True for greetings, thanks, acknowledgements, laughter, bare numbers and emoji-only messages."""
-    pieces = [p for p in _SPLIT.split(text.strip().lower()) if p]
+    pieces = _pieces(text)
     if not any(_has_word(p) for p in pieces):
         return True
     for piece in pieces:
@@ -67,7 +71,4 @@ def is_chitchat(text: str) -> bool:
 
 def is_greeting(text: str) -> bool:
     """True for chit-chat that greets ("你好", "在吗？", "hello"), as opposed to thanks or an acknowledgement."""
-    if not is_chitchat(text):
-        return False
-    pieces = [p for p in _SPLIT.split(text.strip().lower()) if p]
-    return any(p.strip("!！~～") in GREETINGS for p in pieces)
+    return is_chitchat(text) and any(p in GREETINGS for p in _pieces(text))
