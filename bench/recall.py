@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from larkdou import logs  # noqa: E402
 from larkdou.assistant.main import running  # noqa: E402
-from larkdou.lark.client import LarkClient, reply_uuid  # noqa: E402
+from larkdou.lark.client import LarkApp, LarkClient, reply_uuid  # noqa: E402
 from tests.e2e.harness import World, world  # noqa: E402
 
 TARGET_SECONDS = 1.0
@@ -68,7 +68,7 @@ async def recall_round(w: World, run, chat: str, n: int, latency: float) -> floa
 
 async def reference_round(w: World, chat: str, n: int) -> float:
     """n bot messages recalled one after another by a plain loop."""
-    async with LarkClient(w.settings) as client:
+    async with LarkClient(LarkApp.from_settings(w.settings)) as client:
         sent = []
         for i in range(n):
             sent.append(await client.send_text(chat, f"参考消息 {i}", uuid=reply_uuid(f"{chat}-{time.time()}", i)))

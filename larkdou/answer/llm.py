@@ -18,7 +18,7 @@ import openai
 
 from larkdou.config import Settings
 from larkdou.errors import ConfigError, LLMError
-from larkdou.lark.ratelimit import RateLimiter
+from larkdou.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,14 @@ import json
 import uuid
 from typing import Any, Awaitable, Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from larkdou.answer.base import Answerer
+from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.errors import StoreError
 from larkdou.message import Message
 from larkdou.serving import error_response
@@ -24,28 +25,6 @@ from larkdou.serving import error_response
 MAX_ASK_BYTES = 64 * 1024
 MAX_ASK_CHARS = 8000
 CHAT_TYPES = ("group", "p2p")
-
-
-class AssistantMetrics:
-    """Counters the worker and the recall procedure update; `/metrics` renders them."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.answered = Counter("larkdou_answered", "Messages answered in a chat", registry=r)
-        self.skipped = Counter("larkdou_skipped", "Messages handled without an answer", ["reason"], registry=r)
-        self.recalled = Counter("larkdou_recalled", "Bot messages recalled", registry=r)
-        self.recall_commands = Counter("larkdou_recall_commands", "Recall commands carried out", registry=r)
-        self.recall_too_old = Counter("larkdou_recall_too_old", "Bot messages past the recall window",
-                                      registry=r)
-        self.send_failures = Counter("larkdou_send_failures", "Lark API calls that failed for good",
-                                     ["code"], registry=r)
-        self.answer_latency = Histogram(
-            "larkdou_answer_latency_seconds", "From taking a message to its answer being sent",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80), registry=r)
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
 
 
 class _BadRequest(Exception):

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable
 
 from larkdou.answer.base import Answerer
-from larkdou.assistant.api import AssistantMetrics, create_app
+from larkdou.assistant.api import create_app
+from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.sources import HttpSource, QueueSource, Source
 from larkdou.backoff import Backoff
 from larkdou.assistant.worker import Worker
 from larkdou.config import Settings, require
 from larkdou.errors import LarkServerError
-from larkdou.lark.client import LarkClient
+from larkdou.lark.client import LarkApp, LarkClient
 from larkdou.serving import serving
 from larkdou.gateway.ingest import BOT_OPEN_ID_META, open_gateway_queue
 from larkdou.store import open_ledger
@@ -69,7 +70,7 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
     async with contextlib.AsyncExitStack() as stack:
         ledger = await open_ledger(settings.assistant_store_url)
         stack.push_async_callback(ledger.close)
-        client = LarkClient(settings)
+        client = LarkClient(LarkApp.from_settings(settings))
         stack.push_async_callback(client.aclose)
         bot_open_id = await learn_bot_open_id(settings, client)
         queue: Queue | None = None

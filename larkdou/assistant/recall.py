@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from larkdou.assistant.api import AssistantMetrics
+from larkdou.assistant.metrics import AssistantMetrics
+from larkdou.lark.api import Messenger
 from larkdou.errors import LarkAPIError, MessageGoneError, NotOwnMessageError, RecallWindowError
 from larkdou.store.base import Ledger, SentMessage
 
@@ -46,8 +47,7 @@ def now_ms() -> int:
 class Recaller:
     """Recalls a chat's bot messages and guards every send against a recall that raced it."""
 
-    def __init__(self, ledger: Ledger, client, metrics: AssistantMetrics, *,  # type: ignore[no-untyped-def]
-                 concurrency: int = 10):
+    def __init__(self, ledger: Ledger, client: Messenger, metrics: AssistantMetrics, *, concurrency: int = 10):
         self.ledger = ledger
         self.client = client
         self.metrics = metrics

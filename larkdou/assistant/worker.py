@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass
 
 from larkdou.answer.base import Answerer, Decision
-from larkdou.assistant.api import AssistantMetrics
+from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.recall import Recaller
 from larkdou.assistant.sources import Source
 from larkdou.config import Settings
 from larkdou.errors import LarkAPIError, LarkRateLimited, LarkServerError, MessageGoneError
+from larkdou.lark.api import Messenger
 from larkdou.lark.client import reply_uuid, split_text
 from larkdou.message import Message
 from larkdou.store.base import Delivery, Ledger, SentMessage
@@ -50,7 +51,7 @@ class Outcome:
 class Worker:
     """Pulls from a `Source`, answers through an `Answerer`, sends with a Lark client."""
 
-    def __init__(self, settings: Settings, source: Source, client, answerer: Answerer,  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, source: Source, client: Messenger, answerer: Answerer,
                  ledger: Ledger, metrics: AssistantMetrics, *, bot_open_id: str = ""):
         self.settings = settings
         self.source = source

@@ -20,16 +20,17 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 import httpx
+from pydantic import SecretStr
 
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import LarkAPIError, LarkAuthError, LarkRateLimited, LarkServerError
 from larkdou.lark.codes import CHAT_FREQUENCY_LIMIT, TOKEN_INVALID, error_for
-from larkdou.lark.ratelimit import KeyedRateLimiter, RateLimiter
 from larkdou.lark.text import TEXT_BODY_MAX, UUID_MAX, encoded_size, reply_uuid, split_text, text_content
 from larkdou.logs import register_secret
+from larkdou.ratelimit import KeyedRateLimiter, RateLimiter
 
-__all__ = ["BotInfo", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
+__all__ = ["BotInfo", "LarkApp", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,28 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 TOKEN_MARGIN = 300.0  # refetch this long before the token expires (Lark issues a new one < 30 min)
 MAX_BACKOFF = 10.0
 PAGE_SIZE_MAX = 50
+
+
+@dataclass(frozen=True)
+class LarkApp:
+    """What the client needs to know: where Lark is, the app's credentials, and the limits to keep."""
+
+    domain: str
+    app_id: str
+    app_secret: SecretStr
+    timeout: float = 10.0
+    max_retries: int = 4  # per kind of fault: 5xx/transport, rate limit
+    retry_backoff: float = 0.5
+    app_rate: float = 50.0  # requests/s per app
+    app_per_minute: int = 1000  # 0 = no minute cap
+    chat_rate: float = 5.0  # sends/s per chat
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "LarkApp":
+        cfg, group = settings.lark, settings.lark_group
+        return cls(domain=cfg.domain, app_id=group.app_id, app_secret=group.app_secret, timeout=cfg.timeout,
+                   max_retries=cfg.max_retries, retry_backoff=cfg.retry_backoff, app_rate=cfg.app_rate,
+                   app_per_minute=cfg.app_per_minute, chat_rate=cfg.chat_rate)
 
 
 @dataclass(frozen=True)
@@ -106,12 +129,13 @@ def _retrieve(fut: asyncio.Future[str]) -> None:
 
 
 class LarkClient:
-    """Async client for the few Open APIs larkdou uses. Use as `async with LarkClient(settings)`."""
+    """Async client for the few Open APIs larkdou uses. Use as `async with LarkClient(app)`; it
+    implements `larkdou.lark.api.Messenger`, what the assistant needs of Lark."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
-        cfg = settings.lark
-        self._app_id = settings.lark_group.app_id
-        self._app_secret = settings.lark_group.app_secret
+    def __init__(self, app: LarkApp, *, transport: httpx.AsyncBaseTransport | None = None):
+        cfg = app
+        self._app_id = app.app_id
+        self._app_secret = app.app_secret
         self._max_retries = cfg.max_retries
         self._backoff = cfg.retry_backoff
         self._http = httpx.AsyncClient(

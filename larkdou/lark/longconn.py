@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from larkdou.config import Settings, require
 from larkdou.errors import EventError, StoreError
+from larkdou.lark.client import LarkApp
 
 log = logging.getLogger("larkdou.longconn")
 
@@ -137,13 +138,11 @@ class LongConnection:
     `start()` returns at once; `status()` / `connected` tell how it is doing; `aclose()` ends it.
     """
 
-    def __init__(self, settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,
+    def __init__(self, app: LarkApp, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,
                  registry: CollectorRegistry | None = None, ingest_timeout: float = INGEST_TIMEOUT):
-        require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
-        group = settings.lark_group
-        self._app_id = group.app_id
-        self._app_secret = group.app_secret.get_secret_value()
-        self._domain = settings.lark.domain
+        self._app_id = app.app_id
+        self._app_secret = app.app_secret.get_secret_value()
+        self._domain = app.domain
         self._ingest = ingest
         self._app_loop = loop or asyncio.get_running_loop()
         self.ingest_timeout = ingest_timeout
@@ -333,6 +332,7 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
 def start_long_connection(settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,
                           registry: CollectorRegistry | None = None) -> LongConnection:
     """Create and start a long connection that feeds `ingest` (run on `loop`, default: the running one)."""
-    conn = LongConnection(settings, ingest, loop=loop, registry=registry)
+    require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
+    conn = LongConnection(LarkApp.from_settings(settings), ingest, loop=loop, registry=registry)
     conn.start()
     return conn

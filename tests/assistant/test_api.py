@@ -9,7 +9,8 @@ import subprocess
 import httpx
 import pytest
 
-from larkdou.assistant.api import AssistantMetrics, create_app
+from larkdou.assistant.api import create_app
+from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.errors import StoreError
 from larkdou.serving import serving
 from larkdou.store import open_ledger

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from larkdou.config import Settings, build_settings
-from larkdou.lark.client import LarkClient
+from larkdou.lark.client import LarkApp, LarkClient
 from larkdou.serving import serving
 
 APP_ID = "cli_larkdou_client_test"
@@ -24,6 +24,11 @@ def make_settings(domain: str = "http://127.0.0.1:9", **lark: Any) -> Settings:
         "sandbox": {"app_rate": 200.0, "chat_rate": 50.0},
     }
     return build_settings(data, env={})
+
+
+def make_app(domain: str = "http://127.0.0.1:9", **lark: Any) -> LarkApp:
+    """The client's own config for `domain` (see `make_settings`)."""
+    return LarkApp.from_settings(make_settings(domain, **lark))
 
 
 @dataclass
@@ -110,7 +115,7 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 async def lark(sandbox: Sandbox, recorder: Recorder) -> AsyncIterator[LarkClient]:
-    async with LarkClient(make_settings(sandbox.url), transport=recorder) as client:
+    async with LarkClient(make_app(sandbox.url), transport=recorder) as client:
         yield client
 
 

@@ -17,9 +17,9 @@ from larkdou.errors import (
     NotOwnMessageError,
     RecallWindowError,
 )
-from larkdou.lark.client import LarkClient, reply_uuid, split_text
+from larkdou.lark.client import LarkApp, LarkClient, reply_uuid, split_text
 from tests.conftest import free_port
-from tests.lark.conftest import APP_SECRET, Recorder, Sandbox, make_settings
+from tests.lark.conftest import APP_SECRET, Recorder, Sandbox, make_app, make_settings
 
 
 def text_of(message: dict) -> str:
@@ -107,7 +107,7 @@ async def test_token_refetched_once_after_forced_expiry(lark: LarkClient, sandbo
 
 
 async def test_a_failing_token_fetch_is_shared_then_retried_afresh(sandbox: Sandbox, recorder: Recorder) -> None:
-    async with LarkClient(make_settings(sandbox.url, max_retries=1), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url, max_retries=1), transport=recorder) as lark:
         # slow answers keep the first fetch pending while the app limiter lets all ten callers in
         await sandbox.faults(error_rate=1.0, error_status=500, latency_ms=400)
         results = await asyncio.gather(*(lark.bot_info() for _ in range(10)), return_exceptions=True)
@@ -120,7 +120,7 @@ async def test_a_failing_token_fetch_is_shared_then_retried_afresh(sandbox: Sand
 async def test_a_cancelled_caller_does_not_cancel_the_shared_token_fetch(sandbox: Sandbox,
                                                                          recorder: Recorder) -> None:
     await sandbox.faults(latency_ms=300)
-    async with LarkClient(make_settings(sandbox.url), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url), transport=recorder) as lark:
         first = asyncio.create_task(lark.bot_info())
         second = asyncio.create_task(lark.bot_info())
         await asyncio.sleep(0.1)
@@ -132,7 +132,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_token_fetch(sandbox
 
 async def test_token_renewed_before_it_expires(sandbox: Sandbox, recorder: Recorder) -> None:
     await sandbox.tune(token_ttl_seconds=1)
-    async with LarkClient(make_settings(sandbox.url), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url), transport=recorder) as lark:
         await lark.bot_info()
         await asyncio.sleep(1.0)
         await lark.bot_info()
@@ -151,7 +151,7 @@ async def test_5xx_is_retried_and_posts_once(lark: LarkClient, sandbox: Sandbox,
 
 async def test_persistent_5xx_gives_up_after_max_retries(sandbox: Sandbox, recorder: Recorder) -> None:
     await sandbox.faults(error_rate=1.0, error_status=502)
-    async with LarkClient(make_settings(sandbox.url, max_retries=2), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url, max_retries=2), transport=recorder) as lark:
         with pytest.raises(LarkServerError) as failed:
             await lark.bot_info()
     assert failed.value.http_status == 502
@@ -160,7 +160,7 @@ async def test_persistent_5xx_gives_up_after_max_retries(sandbox: Sandbox, recor
 
 async def test_timeouts_are_retried_without_posting_twice(sandbox: Sandbox, chat_id: str) -> None:
     key = reply_uuid("om_slow")
-    async with LarkClient(make_settings(sandbox.url, timeout=0.2, max_retries=1)) as lark:
+    async with LarkClient(make_app(sandbox.url, timeout=0.2, max_retries=1)) as lark:
         await lark.bot_info()
         await sandbox.faults(latency_ms=500)
         with pytest.raises(LarkServerError):
@@ -182,7 +182,7 @@ async def test_app_rate_limit_is_waited_out(lark: LarkClient, sandbox: Sandbox, 
 
 
 async def test_rate_limit_without_retries_left_is_raised(sandbox: Sandbox) -> None:
-    async with LarkClient(make_settings(sandbox.url, max_retries=0)) as lark:
+    async with LarkClient(make_app(sandbox.url, max_retries=0)) as lark:
         await lark.bot_info()
         await sandbox.faults(rate_limit={"seconds": 5})
         with pytest.raises(LarkRateLimited) as limited:
@@ -192,7 +192,7 @@ async def test_rate_limit_without_retries_left_is_raised(sandbox: Sandbox) -> No
 
 async def test_chat_limit_refusals_are_waited_out(sandbox: Sandbox, recorder: Recorder, chat_id: str) -> None:
     await sandbox.tune(chat_rate=5)
-    async with LarkClient(make_settings(sandbox.url, chat_rate=50), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url, chat_rate=50), transport=recorder) as lark:
         sent = await asyncio.gather(*(lark.send_text(chat_id, f"第{i}条", uuid=reply_uuid("om_c", i))
                                       for i in range(8)))
     assert any(c.rate_limited for c in recorder.calls)  # the client was configured too fast on purpose
@@ -201,7 +201,7 @@ async def test_chat_limit_refusals_are_waited_out(sandbox: Sandbox, recorder: Re
 
 async def test_kept_chat_rate_gets_no_refusals(sandbox: Sandbox, recorder: Recorder, chat_id: str) -> None:
     await sandbox.tune(chat_rate=5)
-    async with LarkClient(make_settings(sandbox.url, chat_rate=5), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url, chat_rate=5), transport=recorder) as lark:
         await asyncio.gather(*(lark.send_text(chat_id, f"第{i}条", uuid=reply_uuid("om_k", i)) for i in range(8)))
     assert not any(c.rate_limited for c in recorder.calls)
     assert len(await sandbox.bot_messages(chat_id)) == 8
@@ -209,11 +209,11 @@ async def test_kept_chat_rate_gets_no_refusals(sandbox: Sandbox, recorder: Recor
 
 async def test_concurrent_recalls_run_at_app_rate_without_429(sandbox: Sandbox, recorder: Recorder,
                                                               chat_id: str) -> None:
-    async with LarkClient(make_settings(sandbox.url)) as lark:
+    async with LarkClient(make_app(sandbox.url)) as lark:
         sent = await asyncio.gather(*(lark.send_text(chat_id, f"回答 {i}", uuid=reply_uuid("om_many", i))
                                       for i in range(20)))
     await sandbox.tune(app_rate=10)  # Lark's bucket lets `rate` calls through at once: 20 recalls exceed it
-    async with LarkClient(make_settings(sandbox.url, app_rate=10), transport=recorder) as lark:
+    async with LarkClient(make_app(sandbox.url, app_rate=10), transport=recorder) as lark:
         await asyncio.gather(*(lark.recall(s.message_id, chat_id=chat_id) for s in sent))
     assert all(m["deleted"] for m in await sandbox.bot_messages(chat_id))
     assert recorder.count("DELETE") == 20
@@ -225,7 +225,7 @@ async def test_wrong_secret_is_an_auth_error_that_names_no_secret(sandbox: Sandb
     caplog.set_level(logging.DEBUG, logger="larkdou")
     settings = make_settings(sandbox.url)
     settings.lark_group.app_secret = "wrong-secret-value"  # type: ignore[assignment]
-    async with LarkClient(settings, transport=recorder) as lark:
+    async with LarkClient(LarkApp.from_settings(settings), transport=recorder) as lark:
         with pytest.raises(LarkAuthError) as refused:
             await lark.bot_info()
     assert refused.value.code == 99991543
@@ -282,6 +282,13 @@ async def test_parts_of_a_long_answer_all_arrive(lark: LarkClient, sandbox: Sand
 
 
 async def test_unreachable_lark_is_a_server_error() -> None:
-    async with LarkClient(make_settings(f"http://127.0.0.1:{free_port()}", max_retries=1)) as lark:
+    async with LarkClient(make_app(f"http://127.0.0.1:{free_port()}", max_retries=1)) as lark:
         with pytest.raises(LarkServerError, match="connection failed"):
             await lark.bot_info()
+
+
+async def test_client_is_the_messenger_the_worker_uses():
+    from larkdou.lark.api import Messenger
+
+    async with LarkClient(make_app()) as lark:
+        assert isinstance(lark, Messenger)

@@ -14,6 +14,7 @@ import pytest
 
 from larkdou.config import Settings
 from larkdou.gateway.ingest import Ingestor
+from larkdou.lark.client import LarkApp
 from larkdou.lark.longconn import LongConnection
 from larkdou.sandbox.longconn import LongConnHub
 from larkdou.sandbox.server import create_app as create_sandbox
@@ -77,7 +78,7 @@ async def open_sandbox(settings: Settings) -> AsyncIterator[LcSandbox]:
 @contextlib.asynccontextmanager
 async def open_longconn(settings: Settings, queue: Queue, *, wait: bool = True) -> AsyncIterator[LongConnection]:
     """A long connection feeding `queue` through the gateway's ingest path."""
-    conn = LongConnection(settings, Ingestor(settings, queue).ingest)
+    conn = LongConnection(LarkApp.from_settings(settings), Ingestor(settings, queue).ingest)
     conn.start()
     try:
         if wait:

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import click
 
+from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.config import Settings
-
-CONFIG_HELP = "config file (TOML; default ./config.ini)"
 
 
 def _settings(config: str | None) -> Settings:
-    from larkdou.cli import load  # imported here: the CLI imports this module
-
     return load(config)
 
 

@@ -1,4 +1,4 @@
-"""The `larkdou` command line (also `python -m larkdou`)."""
+"""The top-level `larkdou` group and its service commands (gateway, assistant, sandbox, demo, config)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from pathlib import Path
 import click
 
 from larkdou import __version__, logs
-from larkdou.config import DEFAULT_CONFIG, Settings, load_settings
+from larkdou.cli.common import CONFIG_HELP, load
+from larkdou.cli.kb import kb
+from larkdou.config import DEFAULT_CONFIG
 from larkdou.errors import LarkdouError
-
-CONFIG_HELP = f"config file (TOML; default ./{DEFAULT_CONFIG})"
-
-
-def load(config: str | None, *, required: bool = False) -> Settings:
-    settings = load_settings(config, required=required)
-    logs.register_settings_secrets(settings)
-    return settings
 
 
 class _Group(click.Group):
@@ -115,10 +109,4 @@ def config_check(config: str | None) -> None:
         click.echo(line)
 
 
-def _add_kb() -> None:
-    from larkdou.kb.commands import kb
-
-    main.add_command(kb)
-
-
-_add_kb()
+main.add_command(kb)

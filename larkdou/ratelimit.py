@@ -1,4 +1,5 @@
-"""Async, fair rate limiters for the Open API: one for the app, one per chat.
+"""Async, fair rate limiters, shared infrastructure: the Open API's (one for the app, one per chat)
+and the LLM's requests per minute.
 
 Each caller reserves the next free slot the moment it asks (first come, first served) and sleeps
 until that slot, so concurrent callers go out evenly spaced and in arrival order. Slots are spaced

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from larkdou.lark.ratelimit import KeyedRateLimiter, RateLimiter
+from larkdou.ratelimit import KeyedRateLimiter, RateLimiter
 
 
 class Clock:
