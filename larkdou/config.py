@@ -72,6 +72,11 @@ class AssistantConfig(_Section):
     concurrency: int = Field(8, ge=1)  # chats answered at the same time
     fetch_wait: float = Field(20.0, ge=0, le=300)
     recall_concurrency: int = Field(10, ge=1)
+    # conversation context (kept in the store above): earlier messages used for a follow-up,
+    # messages kept per chat, hours each is kept
+    context_messages: int = Field(6, ge=0, le=50)
+    context_per_chat: int = Field(50, ge=1, le=1000)
+    context_hours: float = Field(24.0, gt=0, le=24 * 30)
 
 
 class LarkConfig(_Section):
