@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, SandboxState], Awaitable[dict[str, Any]]]
 PAGE_MAX = 50
+CHATS_PAGE_MAX = 100
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -42,6 +43,7 @@ def routes(state: SandboxState) -> list[Route]:
         api("/open-apis/im/v1/messages/{message_id}/reply", _reply, "POST", "reply"),
         api("/open-apis/im/v1/messages/{message_id}", _get, "GET", "get"),
         api("/open-apis/im/v1/messages/{message_id}", _recall, "DELETE", "recall"),
+        api("/open-apis/im/v1/chats", _chats, "GET", "chats"),
     ]
 
 
@@ -192,3 +194,21 @@ async def _list(request: Request, state: SandboxState) -> dict[str, Any]:
     more = offset + size < len(items)
     return _ok({"has_more": more, "page_token": str(offset + size) if more else "",
                 "items": [api_message(state, m) for m in page]})
+
+
+async def _chats(request: Request, state: SandboxState) -> dict[str, Any]:
+    """GET im/v1/chats: the groups the bot is in (direct chats are not listed for a bot)."""
+    q = request.query_params
+    try:
+        size = int(q.get("page_size") or 20)
+        offset = int(q.get("page_token") or 0)
+    except ValueError:
+        raise ApiFailure(230001, "invalid param: page_size and page_token are integers") from None
+    if not 1 <= size <= CHATS_PAGE_MAX or offset < 0:
+        raise ApiFailure(230001, f"invalid param: page_size must be 1..{CHATS_PAGE_MAX}")
+    groups = [c for c in state.chats.values() if c.chat_type == "group"]
+    more = offset + size < len(groups)
+    items = [{"chat_id": c.chat_id, "name": c.name, "description": "", "avatar": "", "owner_id": "",
+              "owner_id_type": "open_id", "external": False, "tenant_key": state.tenant_key, "chat_status": "normal"}
+             for c in groups[offset:offset + size]]
+    return _ok({"has_more": more, "page_token": str(offset + size) if more else "", "items": items})
