@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS context (
     expires REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS context_chat ON context (chat_id, at_ms, message_id);
-CREATE INDEX IF NOT EXISTS context_thread ON context (thread, at_ms) WHERE thread != '';
+CREATE INDEX IF NOT EXISTS context_thread ON context (thread, at_ms, message_id);
 CREATE INDEX IF NOT EXISTS context_expires ON context (expires);
 """
 
