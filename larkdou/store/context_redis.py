@@ -49,6 +49,7 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(keep + 1))
 return 1
 """
 
+# KEYS[1] the chat set (it names the namespace's slot: every key used is in it)
 # ARGV[1] key prefix, ARGV[2] message id, ARGV[3] chat id, ARGV[4] parent id, ARGV[5] root id, ARGV[6] limit,
 # ARGV[7] before ms, ARGV[8] recent since ms (-1: none), ARGV[9..] thread keys
 # Returns {chain, thread, recent}, each a list of {id, <_FIELDS>}.
@@ -98,27 +99,28 @@ for i = 9, #ARGV do
 end
 local recent = {}
 if tonumber(ARGV[8]) >= 0 then
-  newest(P .. 'chat:' .. ARGV[3], ARGV[8], recent)
+  newest(KEYS[1], ARGV[8], recent)
 end
 return {chain, thread, recent}
 """
 
-# ARGV[1] key prefix, ARGV[2] message id
+# KEYS[1] entry hash; ARGV[1] message id
 ENTRY = """
-local v = redis.call('HMGET', ARGV[1] .. 'e:' .. ARGV[2], """ + _FIELDS + """)
+local v = redis.call('HMGET', KEYS[1], """ + _FIELDS + """)
 if not v[1] then
   return false
 end
-table.insert(v, 1, ARGV[2])
+table.insert(v, 1, ARGV[1])
 return v
 """
 
-# ARGV[1] key prefix, ARGV[2] chat id, ARGV[3] "all" (the chat's entries) or "ids" (ARGV[4..]),
+# KEYS[1] the chat set; ARGV[1] key prefix, ARGV[2] chat id,
+# ARGV[3] "all" (the chat's entries) or "ids" (ARGV[4..]),
 # ARGV[4] the role to drop ("" = every role) when "all"
 # Deletes the chosen entries of that chat (with their set memberships); returns how many.
 DROP = """
 local P, chat = ARGV[1], ARGV[2]
-local chat_key = P .. 'chat:' .. chat
+local chat_key = KEYS[1]
 local ids, role = {}, 'bot'
 if ARGV[3] == 'all' then
   ids = redis.call('ZRANGE', chat_key, 0, -1)
@@ -183,17 +185,18 @@ class RedisContext(_RedisStore):
             return []
         args = [self._c, q.message_id, q.chat_id, q.parent_id, q.root_id, q.limit, q.before_ms, q.recent_since_ms,
                 *q.threads]
-        chain, thread, recent_rows = await self._script(CONTEXT, [], args)
+        chain, thread, recent_rows = await self._script(CONTEXT, [self._c + "chat:" + q.chat_id], args)
         return select(q, [_entry(r) for r in chain], [_entry(r) for r in thread], [_entry(r) for r in recent_rows])
 
     async def entry(self, message_id: str) -> ContextEntry | None:
-        row = await self._script(ENTRY, [], [self._c, message_id])
+        row = await self._script(ENTRY, [self._c + "e:" + message_id], [message_id])
         return _entry(row) if row else None
 
     async def drop_bot(self, chat_id: str, message_ids: Sequence[str] | None = None) -> int:
+        chat = [self._c + "chat:" + chat_id]
         if message_ids is None:
-            return int(await self._script(DROP, [], [self._c, chat_id, "all", "bot"]))
-        return int(await self._script(DROP, [], [self._c, chat_id, "ids", *dict.fromkeys(message_ids)]))
+            return int(await self._script(DROP, chat, [self._c, chat_id, "all", "bot"]))
+        return int(await self._script(DROP, chat, [self._c, chat_id, "ids", *dict.fromkeys(message_ids)]))
 
     async def forget_chat(self, chat_id: str) -> int:
-        return int(await self._script(DROP, [], [self._c, chat_id, "all", ""]))
+        return int(await self._script(DROP, [self._c + "chat:" + chat_id], [self._c, chat_id, "all", ""]))
