@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from larkdou.errors import ConfigError
+from larkdou.groups import ChatSettings, GroupConfig, chat_settings, check_groups, describe_groups
 
 DEFAULT_CONFIG = "config.ini"
 DEFAULT_RECALL_KEYWORDS = ["豆哥撤回"]
@@ -72,6 +73,11 @@ class AssistantConfig(_Section):
     concurrency: int = Field(8, ge=1)  # chats answered at the same time
     fetch_wait: float = Field(20.0, ge=0, le=300)
     recall_concurrency: int = Field(10, ge=1)
+    # conversation context (kept in the store above): earlier messages used for a follow-up,
+    # messages kept per chat, hours each is kept
+    context_messages: int = Field(6, ge=0, le=50)
+    context_per_chat: int = Field(50, ge=1, le=1000)
+    context_hours: float = Field(24.0, gt=0, le=24 * 30)
 
 
 class LarkConfig(_Section):
@@ -161,6 +167,7 @@ class Settings(_Section):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     kb: KBConfig = Field(default_factory=KBConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    groups: list[GroupConfig] = Field(default_factory=list)  # [[groups]], see larkdou.groups
 
     # where relative paths are resolved (the config file's folder); not a config key
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -200,6 +207,10 @@ class Settings(_Section):
 
     def secret(self, value: SecretStr) -> str:
         return value.get_secret_value()
+
+    def for_chat(self, chat_id: str) -> ChatSettings:
+        """The effective settings of a chat: its [[groups]] table, the "*" table, the top level."""
+        return chat_settings(self, chat_id)
 
 
 # Environment variables for secrets: (section path, key) -> variable name.
@@ -293,6 +304,7 @@ def build_settings(data: dict[str, Any], *, source: str = "<config>", base_dir: 
     data = dict(data)
     _apply_env(data, os.environ if env is None else env)
     _check_unknown(data, Settings, "", source)
+    check_groups(data.get("groups"), source)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -359,5 +371,9 @@ def describe_settings(settings: Settings) -> list[str]:
             walk(value, _join(where, name))
 
     for name in _known_keys(Settings):
-        walk(getattr(settings, name), name)
+        value = getattr(settings, name)
+        if isinstance(value, list):  # [[groups]]
+            lines.extend(describe_groups(value))
+        else:
+            walk(value, name)
     return lines

@@ -41,6 +41,7 @@ port = 8888
 store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://…
 work_dir = "workdir"
 concurrency = 8               # chats answered at the same time
+context_messages = 6          # earlier messages (replies, thread) used to answer a follow-up
 
 [lark]
 domain = "https://open.feishu.cn"        # https://open.larksuite.com for Lark, or a sandbox URL
@@ -50,6 +51,14 @@ domain = "https://open.feishu.cn"        # https://open.larksuite.com for Lark, 
 base_url = ""
 model = ""
 api_key = ""                  # LARKDOU_LLM_API_KEY
+
+# Per-group settings, one [[groups]] table per group ("*" = every other chat); see them with `larkdou chats`.
+# [[groups]]
+# chat_id = "oc_…"
+# mode = "mention"            # "auto" (decide) | "mention" (only when @mentioned or replied to) | "off"
+# kb = "ops"                  # a knowledge base built with `larkdou kb build --name ops --docs …`
+# recall_keywords = ["豆哥撤回"]
+# recall_allow = []
 '''
 
 

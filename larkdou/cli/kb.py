@@ -6,12 +6,35 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.config import Settings
+
+if TYPE_CHECKING:
+    from larkdou.kb.index import KnowledgeBase
 
 
 def _settings(config: str | None) -> Settings:
     return load(config)
+
+
+NAME_HELP = 'knowledge base name (default "default"; [[groups]] kb picks one per group)'
+
+
+def _open(settings: Settings, name: str) -> "KnowledgeBase":
+    """Knowledge base `name`, loaded; a clear error when it has not been built."""
+    from larkdou.errors import KnowledgeBaseError
+    from larkdou.kb.index import open_kb
+    from larkdou.kb.registry import DEFAULT_KB, kb_info, kb_names, kb_settings
+
+    if name != DEFAULT_KB and kb_info(settings, name) is None:
+        built = ", ".join(kb_names(settings)) or "none"
+        raise KnowledgeBaseError(f"no knowledge base named {name!r} (built: {built}); build it with "
+                                 f"`larkdou kb build --name {name} --docs DIR --config {settings.source}`")
+    base = open_kb(kb_settings(settings, name), required=True)
+    assert base is not None
+    return base
 
 
 def _size(n: int) -> str:
@@ -31,26 +54,33 @@ def kb() -> None:
 @kb.command("build")
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
 @click.option("--docs", "docs", default=None, type=click.Path(),
-              help="document folder (default: [kb] docs)")
+              help="document folder (default: [kb] docs for the default knowledge base, else the last build's)")
+@click.option("--name", "kb_name", default="default", help=NAME_HELP)
 @click.option("--good", default=None, type=click.Path(), help="questions to answer, one a line")
 @click.option("--bad", default=None, type=click.Path(), help="messages to stay silent on, one a line")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def build(config: str | None, docs: str | None, good: str | None, bad: str | None, no_progress: bool) -> None:
+def build(config: str | None, docs: str | None, kb_name: str, good: str | None, bad: str | None,
+          no_progress: bool) -> None:
     """Index a folder of documents (incremental) and calibrate the answer threshold."""
     from larkdou.errors import KnowledgeBaseError
     from larkdou.kb.build import build_kb
+    from larkdou.kb.registry import DEFAULT_KB, kb_info, kb_settings
 
     settings = _settings(config)
-    folder = docs or (str(settings.path(settings.kb.docs)) if settings.kb.docs else None)
+    before = kb_info(settings, kb_name)
+    folder = docs or (str(settings.path(settings.kb.docs)) if settings.kb.docs and kb_name == DEFAULT_KB else None)
+    folder = folder or (before.docs_dir if before is not None else None)
     if not folder:
-        raise KnowledgeBaseError("no document folder: pass --docs DIR or set [kb] docs")
+        raise KnowledgeBaseError("no document folder: pass --docs DIR or set [kb] docs" if kb_name == DEFAULT_KB
+                                 else f"no document folder for knowledge base {kb_name!r}: pass --docs DIR")
+    settings = kb_settings(settings, kb_name)
     for name, value in (("--good", good), ("--bad", bad)):
         if value and not Path(value).is_file():
             raise KnowledgeBaseError(f"{name}: file not found: {value}")
     report = build_kb(settings, folder, good=good, bad=bad, progress=not no_progress)
-    click.echo(f"indexed {report.files} files ({report.files_reused} unchanged), {report.chunks} chunks "
-               f"({report.chunks_new} new) in {report.seconds:.1f} s; index {_size(report.size_bytes)} "
-               f"at {report.index_dir}")
+    click.echo(f"knowledge base {kb_name!r}: indexed {report.files} files ({report.files_reused} unchanged), "
+               f"{report.chunks} chunks ({report.chunks_new} new) in {report.seconds:.1f} s; "
+               f"index {_size(report.size_bytes)} at {report.index_dir}")
     for line in report.skipped:
         click.echo(f"skipped: {line}", err=True)
     cal = report.calibration
@@ -65,14 +95,13 @@ def build(config: str | None, docs: str | None, good: str | None, bad: str | Non
 @click.argument("text")
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
 @click.option("-k", "--top", "top", default=None, type=click.IntRange(1, 50), help="passages to show (default: [kb] top_k)")
-def query(text: str, config: str | None, top: int | None) -> None:
+@click.option("--name", "kb_name", default="default", help=NAME_HELP)
+def query(text: str, config: str | None, top: int | None, kb_name: str) -> None:
     """Print the passages that best match TEXT, with scores and sources."""
     from larkdou.kb.calibrate import decision_score
-    from larkdou.kb.index import open_kb
 
     settings = _settings(config)
-    base = open_kb(settings, required=True)
-    assert base is not None
+    base = _open(settings, kb_name)
     hits = base.search(text, k=top or settings.kb.top_k)
     score = decision_score(base, text)
     verdict = "answer" if score > 0 and score >= base.threshold else "stay silent"
@@ -89,14 +118,13 @@ def query(text: str, config: str | None, top: int | None) -> None:
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
 @click.option("--labels", required=True, type=click.Path(), help='jsonl: {"text": …, "label": 1 answer | 0 silent}')
 @click.option("-v", "--verbose", is_flag=True, help="also list each wrong decision")
-def evaluate_cmd(config: str | None, labels: str, verbose: bool) -> None:
+@click.option("--name", "kb_name", default="default", help=NAME_HELP)
+def evaluate_cmd(config: str | None, labels: str, verbose: bool, kb_name: str) -> None:
     """Precision, recall and F1 of the group answer decision on labelled messages."""
     from larkdou.kb.calibrate import evaluate, read_labels
-    from larkdou.kb.index import open_kb
 
     settings = _settings(config)
-    base = open_kb(settings, required=True)
-    assert base is not None
+    base = _open(settings, kb_name)
     scores, rows = evaluate(base, read_labels(Path(labels)))
     click.echo(f"{len(rows)} messages, threshold {base.threshold:.3f}")
     click.echo(f"precision {scores.precision:.3f}  recall {scores.recall:.3f}  F1 {scores.f1:.3f}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from larkdou import __version__, logs
+from larkdou.cli.chats import chats
 from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.cli.kb import kb
 from larkdou.config import DEFAULT_CONFIG
@@ -110,3 +111,4 @@ def config_check(config: str | None) -> None:
 
 
 main.add_command(kb)
+main.add_command(chats)

@@ -32,7 +32,6 @@ class Ingestor:
     def __init__(self, settings: Settings, queue: Queue, *, meta_refresh: float = 30.0):
         self.settings = settings
         self.queue = queue
-        self.keywords = settings.lark_group.recall_keywords
         self._bot_open_id = settings.lark_group.bot_open_id
         self._meta_refresh = meta_refresh
         self._meta_checked = 0.0
@@ -50,13 +49,17 @@ class Ingestor:
                     self._meta_checked = time.monotonic()
         return self._bot_open_id
 
+    def recall_keywords(self, chat_id: str) -> tuple[str, ...]:
+        """The recall keywords of a chat (its [[groups]] table, else [frontend.lark_group])."""
+        return self.settings.for_chat(chat_id).recall_keywords
+
     async def ingest_envelope(self, env: Envelope) -> str:
         """Enqueue a verified envelope. Returns ENQUEUED, DUPLICATE or IGNORED.
         Raises EventError for a malformed message event and StoreError when the store fails."""
         if env.event_type != MESSAGE_RECEIVE:
             return IGNORED
         bot = await self.bot_open_id()
-        msg = to_message(env, bot_open_id=bot, recall_keywords=self.keywords)
+        msg = to_message(env, bot_open_id=bot, recall_keywords=self.recall_keywords)
         if bot and msg.user_id == bot:
             return IGNORED  # the bot's own message
         keys = [f"msg:{msg.msg_id}"] + ([f"evt:{msg.event_id}"] if msg.event_id else [])

@@ -38,6 +38,7 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 TOKEN_MARGIN = 300.0  # refetch this long before the token expires (Lark issues a new one < 30 min)
 MAX_BACKOFF = 10.0
 PAGE_SIZE_MAX = 50
+CHATS_PAGE_SIZE_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,21 @@ class LarkClient:
         """Every message of a chat, oldest first, following all pages."""
         if not 1 <= page_size <= PAGE_SIZE_MAX:
             raise ValueError(f"page_size must be 1..{PAGE_SIZE_MAX}")
-        items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"container_id_type": "chat", "container_id": chat_id, "page_size": page_size}
+        return await self._all_pages("/open-apis/im/v1/messages", params, log_chat_id=chat_id)
+
+    async def list_chats(self, page_size: int = 50) -> list[dict[str, Any]]:
+        """The groups the bot is in (`GET /open-apis/im/v1/chats`), following all pages; items as Lark
+        returns them (chat_id, name, description, owner_id, …)."""
+        if not 1 <= page_size <= CHATS_PAGE_SIZE_MAX:
+            raise ValueError(f"page_size must be 1..{CHATS_PAGE_SIZE_MAX}")
+        return await self._all_pages("/open-apis/im/v1/chats", {"page_size": page_size})
+
+    async def _all_pages(self, path: str, params: dict[str, Any], *, log_chat_id: str = "") -> list[dict[str, Any]]:
+        """The items of every page of a GET list API (`has_more` / `page_token`)."""
+        items: list[dict[str, Any]] = []
         while True:
-            data = (await self._request("GET", "/open-apis/im/v1/messages", params=params,
-                                        log_chat_id=chat_id)).get("data") or {}
+            data = (await self._request("GET", path, params=params, log_chat_id=log_chat_id)).get("data") or {}
             items.extend(data.get("items") or [])
             token = data.get("page_token")
             if not data.get("has_more") or not token:

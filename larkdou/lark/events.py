@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from larkdou.errors import DecryptError, EventError, SignatureError, TokenError
 from larkdou.lark import crypto
@@ -181,7 +181,7 @@ def _normalise_command(text: str) -> str:
 _normalised_keyword = functools.lru_cache(maxsize=64)(_normalise_command)
 
 
-def is_recall_command(raw_text: str, mentions: list[Mention], keywords: list[str]) -> bool:
+def is_recall_command(raw_text: str, mentions: list[Mention], keywords: Sequence[str]) -> bool:
     """True when the message is exactly a recall keyword once @mentions and punctuation are removed."""
     if not keywords or len(raw_text) > 4 * max(len(k) for k in keywords) + 64 + 16 * len(mentions):
         return False  # far longer than any keyword with a few mentions and marks around it
@@ -202,9 +202,11 @@ def _ms(value: Any) -> int:
         return 0
 
 
-def to_message(env: Envelope, *, bot_open_id: str = "", recall_keywords: list[str]) -> Message:
+def to_message(env: Envelope, *, bot_open_id: str = "",
+               recall_keywords: Sequence[str] | Callable[[str], Sequence[str]]) -> Message:
     """Normalise an `im.message.receive_v1` envelope. Raises EventError(missing_fields) when the
-    message, its id or its chat id is missing."""
+    message, its id or its chat id is missing. `recall_keywords`: the keywords, or a function of the
+    chat_id giving that chat's keywords."""
     event = env.payload.get("event") or {}
     msg = event.get("message") if isinstance(event, dict) else None
     if not isinstance(msg, dict) or not msg.get("message_id") or not msg.get("chat_id"):
@@ -227,7 +229,8 @@ def to_message(env: Envelope, *, bot_open_id: str = "", recall_keywords: list[st
         message_type=message_type,
         mentions=mentions,
         mentioned_bot=bool(bot_open_id) and any(m.open_id == bot_open_id for m in mentions),
-        is_recall=is_recall_command(raw_text, mentions, recall_keywords),
+        is_recall=is_recall_command(raw_text, mentions, recall_keywords(str(msg["chat_id"]))
+                                    if callable(recall_keywords) else recall_keywords),
         root_id=str(msg.get("root_id") or ""),
         parent_id=str(msg.get("parent_id") or ""),
         thread_id=str(msg.get("thread_id") or ""),

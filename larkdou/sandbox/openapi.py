@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, SandboxState], Awaitable[dict[str, Any]]]
 PAGE_MAX = 50
+CHATS_PAGE_MAX = 100
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -42,6 +43,7 @@ def routes(state: SandboxState) -> list[Route]:
         api("/open-apis/im/v1/messages/{message_id}/reply", _reply, "POST", "reply"),
         api("/open-apis/im/v1/messages/{message_id}", _get, "GET", "get"),
         api("/open-apis/im/v1/messages/{message_id}", _recall, "DELETE", "recall"),
+        api("/open-apis/im/v1/chats", _chats, "GET", "chats"),
     ]
 
 
@@ -177,18 +179,34 @@ async def _list(request: Request, state: SandboxState) -> dict[str, Any]:
     try:
         start = int(q.get("start_time") or 0)
         end = int(q.get("end_time") or 2**40)
-        size = int(q.get("page_size") or 20)
-        offset = int(q.get("page_token") or 0)
     except ValueError:
-        raise ApiFailure(230001, "invalid param: start_time, end_time, page_size and page_token are integers") from None
-    if not 1 <= size <= PAGE_MAX or offset < 0:
-        raise ApiFailure(230001, f"invalid param: page_size must be 1..{PAGE_MAX}")
+        raise ApiFailure(230001, "invalid param: start_time and end_time are integers") from None
     if q.get("sort_type", "ByCreateTimeAsc") not in ("ByCreateTimeAsc", "ByCreateTimeDesc"):
         raise ApiFailure(230001, "invalid param: sort_type must be ByCreateTimeAsc or ByCreateTimeDesc")
     items = [m for m in state.chat_messages(q["container_id"]) if start <= m.created <= end]
     if q.get("sort_type") == "ByCreateTimeDesc":
         items.reverse()
-    page = items[offset:offset + size]
+    return _page(request, [api_message(state, m) for m in items], PAGE_MAX)
+
+
+async def _chats(request: Request, state: SandboxState) -> dict[str, Any]:
+    """GET im/v1/chats: the groups the bot is in (direct chats are not listed for a bot)."""
+    groups = [{"chat_id": c.chat_id, "name": c.name, "description": "", "avatar": "", "owner_id": "",
+               "owner_id_type": "open_id", "external": False, "tenant_key": state.tenant_key, "chat_status": "normal"}
+              for c in state.chats.values() if c.chat_type == "group"]
+    return _page(request, groups, CHATS_PAGE_MAX)
+
+
+def _page(request: Request, items: list[dict[str, Any]], page_max: int) -> dict[str, Any]:
+    """One page of a list API: `page_size` (default 20) items from `page_token` (an offset here)."""
+    q = request.query_params
+    try:
+        size = int(q.get("page_size") or 20)
+        offset = int(q.get("page_token") or 0)
+    except ValueError:
+        raise ApiFailure(230001, "invalid param: page_size and page_token are integers") from None
+    if not 1 <= size <= page_max or offset < 0:
+        raise ApiFailure(230001, f"invalid param: page_size must be 1..{page_max}")
     more = offset + size < len(items)
     return _ok({"has_more": more, "page_token": str(offset + size) if more else "",
-                "items": [api_message(state, m) for m in page]})
+                "items": items[offset:offset + size]})

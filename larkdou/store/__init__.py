@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from larkdou.config import Settings
 from larkdou.errors import ConfigError
 from larkdou.store.base import Delivery, Ledger, Queue, SentMessage
+from larkdou.store.context import DEFAULT_KEEP, DEFAULT_TTL, ContextEntry, ContextStore
 
-__all__ = ["Delivery", "Ledger", "Queue", "SentMessage", "open_queue", "open_ledger"]
+__all__ = ["ContextEntry", "ContextStore", "Delivery", "Ledger", "Queue", "SentMessage", "open_chat_context",
+           "open_context", "open_queue", "open_ledger"]
 
 DEFAULT_DEDUP_TTL = 12 * 3600.0
 
@@ -38,3 +41,22 @@ async def open_ledger(url: str, *, namespace: str = "larkdou") -> Ledger:
     from larkdou.store.redis import RedisLedger
 
     return await RedisLedger.open(url, namespace=namespace)
+
+
+async def open_context(url: str, *, keep: int = DEFAULT_KEEP, ttl: float = DEFAULT_TTL,
+                       namespace: str = "larkdou") -> ContextStore:
+    """Open (and create if needed) the conversation context store at `url`: the assistant's store,
+    beside the ledger. Keeps the newest `keep` messages per chat, each for `ttl` seconds."""
+    if _scheme(url) == "sqlite":
+        from larkdou.store.context_sqlite import SqliteContext
+
+        return await SqliteContext.open(url[len("sqlite:///"):], keep=keep, ttl=ttl)
+    from larkdou.store.context_redis import RedisContext
+
+    return await RedisContext.open(url, keep=keep, ttl=ttl, namespace=namespace)
+
+
+async def open_chat_context(settings: Settings) -> ContextStore:
+    """The assistant's context store: `[assistant] store`, `context_per_chat`, `context_hours`."""
+    a = settings.assistant
+    return await open_context(settings.assistant_store_url, keep=a.context_per_chat, ttl=a.context_hours * 3600)

@@ -31,6 +31,8 @@ Ledger semantics (the assistant's record of what the bot sent, for recall and ex
 - `mark_recalled(message_id)`: drop it from the chat's list (idempotent; unknown ids are ignored).
 - `sent_for_source(source_msg_id)`: bot messages already sent in answer to that message (dedup),
   recalled ones included, oldest first; [] for "".
+- `find_sent(message_id)`: the record of that bot message (recalled or not), or None when the bot did
+  not send it (or it is older than the retention): tells whether a reply is addressed to the bot.
 - `set_recall_mark(chat_id, ts_ms)` keeps the max; `recall_mark(chat_id)` (0 when none): answers to
   messages created at or before the mark must not be sent.
 - Records are kept for a week after they were recorded (Lark's recall window is 24 h).
@@ -88,6 +90,8 @@ class Ledger(Protocol):
     async def mark_recalled(self, message_id: str) -> None: ...
 
     async def sent_for_source(self, source_msg_id: str) -> list[SentMessage]: ...
+
+    async def find_sent(self, message_id: str) -> SentMessage | None: ...
 
     async def set_recall_mark(self, chat_id: str, ts_ms: int) -> None: ...
 

@@ -247,6 +247,14 @@ class RedisLedger(_RedisStore):
             return []
         return await self._list(self._src + source_msg_id)
 
+    async def find_sent(self, message_id: str) -> SentMessage | None:
+        if not message_id:
+            return None
+        with self._errors():
+            chat_id, source, at = await self._redis.hmget(self._rec + message_id, "chat_id", "source_msg_id",
+                                                          "sent_at_ms")
+        return None if chat_id is None else SentMessage(message_id, chat_id, source or "", int(at or 0))
+
     async def _list(self, key: str) -> list[SentMessage]:
         flat = await self._script(lua.LIST_SENT, [key], [self._rec])
         return [SentMessage(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3])) for i in range(0, len(flat), 4)]

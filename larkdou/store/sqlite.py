@@ -207,6 +207,10 @@ class SqliteLedger:
             return []
         return await self._select("WHERE source_msg_id = ?", source_msg_id)
 
+    async def find_sent(self, message_id: str) -> SentMessage | None:
+        found = await self._select("WHERE message_id = ?", message_id) if message_id else []
+        return found[0] if found else None
+
     async def _select(self, where: str, arg: str) -> list[SentMessage]:
         sql = f"SELECT message_id, chat_id, source_msg_id, sent_at_ms FROM sent {where} ORDER BY sent_at_ms, message_id"
         rows = await self._db.fetchall(sql, (arg,))
