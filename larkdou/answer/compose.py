@@ -137,6 +137,8 @@ def llm_reply(question: str, answer: str, hits: list[Hit], base_url: str = "") -
     cited = sorted({int(n) for n in _CITE.findall(answer) if 1 <= int(n) <= len(hits)})
     numbers = cited or list(range(1, len(hits) + 1))
     sources = [source_of(hits[n - 1].chunk, base_url) for n in numbers][:MAX_SOURCES]
+    for n, source in zip(numbers, sources):
+        source.ref = f"[{n}]"
     body = _CITE.sub("", answer).strip() if not hits else answer.strip()
     return Reply(lang, body, "llm", HEADERS["llm"][lang], sources)
 

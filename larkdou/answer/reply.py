@@ -30,6 +30,7 @@ class Source:
     heading: str = ""  # the heading path, " › "-separated
     title: str = ""  # the document's title
     url: str = ""  # a link to the section, when [kb] source_url is set
+    ref: str = ""  # how the body cites it, e.g. "[1]" in an LLM's answer
 
     @property
     def citation(self) -> str:
@@ -66,7 +67,7 @@ class Reply:
         parts = [f"{self.header}\n{self.body}" if self.header else self.body]
         if self.sources:
             label = words["sources"]
-            lines = [s.citation for s in self.sources]
+            lines = [f"{s.ref} {s.citation}" if s.ref else s.citation for s in self.sources]
             sep = "：" if self.language == "zh" else ": "
             pad = " " * (len(label) * (2 if self.language == "zh" else 1) + len(sep))
             parts.append(f"{label}{sep}" + f"\n{pad}".join(lines))
