@@ -78,14 +78,18 @@ class Reply:
 
 
 _CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_ZH_GRAMMAR = re.compile(r"[的了吗呢么哪]|怎么|什么|如何|为什么|可以|是否")
 
 
 def question_language(question: str) -> str:
-    """The language to reply in: Chinese when a third of the question's letters are Chinese, or when
-    it opens and ends in Chinese around an English error message ("报错 Repo id must be … 怎么解决")."""
+    """The language to reply in: Chinese when a third of the question's letters are Chinese, when it
+    opens and ends in Chinese around an English error message ("报错 Repo id must be … 怎么解决"), or
+    when it ends in Chinese and is built with Chinese grammar words."""
     words = [w for w in re.split(r"[\s\W]+", question) if w]
     if words and _CJK_CHAR.match(words[0]) and _CJK_CHAR.search(words[-1][-1:]):
         return "zh"
+    if words and _CJK_CHAR.search(words[-1][-1:]) and _ZH_GRAMMAR.search(question):
+        return "zh"  # "kubernetes 的 ingress 怎么配置": English terms in a Chinese sentence
     return language(question, share=1 / 3)
 
 
