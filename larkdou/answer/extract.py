@@ -3,9 +3,10 @@
 A passage (a chunk's light Markdown) is read back into units: the sentences of a paragraph, whole
 list items, whole code blocks, and a table's rows under its header. Each unit is scored by the
 IDF-weighted question words it holds. The excerpt starts at the best unit (with the short line that
-introduces a code block or list, and the opening of its paragraph), then takes the units that follow until the budget is spent. A code block that
-directly follows is taken whole if the excerpt stays within two budgets; a table shows its header and the
-rows that match.
+introduces a code block or list, and the opening of its paragraph), then takes the units that
+follow until the budget is spent, or until a third of it is and the next block matches nothing of
+the question. A code block may take an excerpt that is still within its budget up to two budgets;
+a table shows its header and the rows that match.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _MARKER = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 _CJK_EDGE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 CODE_OVERRUN = 2.0  # a code block may take the excerpt up to this many budgets
+ENOUGH = 0.3  # past this share of the budget, a following block that matches nothing ends the excerpt
 HEADING_WEIGHT = 0.5  # a question word in the heading path counts this much for every unit below it
 IDENTIFIER_WEIGHT = 2.0  # a config key, file name, number or error code in a question names what it is about
 
@@ -165,8 +167,11 @@ def excerpt_at(units: list[Unit], scores: list[float], anchor: int, budget: int)
     end = start + 1
     while end < len(units):
         unit = units[end]
-        size = _size(picked + [unit])
-        if not (size <= budget or (unit.kind == "code" and size <= budget * CODE_OVERRUN)):
+        before = _size(picked)
+        if before >= budget * ENOUGH and unit.glue == "\n\n" and scores[end] == 0:
+            break  # the answer is shown; the next block is about something else
+        size = before + len(unit.glue) + len(unit.text)
+        if not (size <= budget or (unit.kind == "code" and before <= budget and size <= budget * CODE_OVERRUN)):
             break
         picked.append(unit)
         end += 1
