@@ -134,10 +134,21 @@ class KBConfig(_Section):
     threshold: float | None = None  # overrides the calibrated threshold when set
     chunk_size: int = Field(600, ge=50)
     chunk_overlap: int = Field(80, ge=0)
+    include: list[str] = Field(default_factory=list)  # patterns of files to index besides documentation formats
+    exclude: list[str] = Field(default_factory=list)  # patterns added to the default excludes (conf.py, _templates/, …)
+    source_url: str = ""  # prefix that makes a source path a link, e.g. a repository's …/blob/main/
+    excerpt_chars: int = Field(500, ge=100)  # length of an answer quoted from the documents (no LLM)
     embedding: Literal["none", "local", "api"] = "none"
     embedding_model: str = ""  # local model path, or the API model name
     embedding_base_url: str = ""
     embedding_api_key: SecretStr = SecretStr("")
+
+    @field_validator("source_url")
+    @classmethod
+    def _source_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be empty or an http:// or https:// URL")
+        return v
 
 
 class SandboxConfig(_Section):

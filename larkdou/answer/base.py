@@ -1,7 +1,8 @@
 """The answering interface: a message in, a decision (answer or stay silent) and reply text out.
 
 The assistant does not care how answers are made; it calls `Answerer.decide` and sends `text` when
-`answer` is true.
+`answer` is true. `reply` is the same answer as a structure (language, header, Markdown body,
+sources), for renderers that do more than plain text.
 """
 
 from __future__ import annotations
@@ -9,19 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from larkdou.answer.reply import Reply
 from larkdou.message import Message
 
 
 @dataclass
 class Decision:
     answer: bool
-    # answered: "p2p", "mentioned", "relevant", "no_kb"; silent: "chitchat", "not_relevant", "llm_error",
-    # "llm_declined", "no_kb", "not_text", "from_bot", "empty"
+    # answered: "p2p", "mentioned", "relevant", "no_kb", "greeting"; silent: "chitchat", "not_relevant",
+    # "llm_error", "llm_declined", "no_kb", "not_text", "from_bot", "empty"
     reason: str
-    text: str = ""  # the reply, when answer is true
-    sources: list[str] = field(default_factory=list)
+    text: str = ""  # the reply as plain text, when answer is true (reply.to_text() when a reply is given)
+    sources: list[str] = field(default_factory=list)  # "file › heading" of each source
     score: float | None = None  # relevance in [0, 1] of the best passage, when retrieval ran
-    mode: str = ""  # how the text was made: "llm", "extractive" or "notice" (a fixed message)
+    mode: str = ""  # how the text was made: "llm", "extractive", "no_match" or "notice" (a fixed message)
+    reply: Reply | None = None  # the reply as a structure
+
+    def __post_init__(self) -> None:
+        if self.reply is not None:
+            self.text = self.text or self.reply.to_text()
+            self.sources = self.sources or [s.citation for s in self.reply.sources]
+            self.mode = self.mode or self.reply.kind
 
 
 @runtime_checkable

@@ -1,8 +1,10 @@
 """The answer pipeline: policy → retrieve → prompt → LLM (or excerpts) → reply citing its sources.
 
 `decide` has no side effects, so cancelling it at any await (a recall in the chat) leaves nothing
-half done. It never raises for ordinary failures: an LLM that fails after its retries, or declines,
-means silence and a log line.
+half done. It never raises for ordinary failures. Addressed questions (direct chat, @mention) always
+get a reply: the answer when retrieval finds a strong match (`larkdou.answer.match`), otherwise what
+the documents cover; when the LLM fails, the excerpt that answers, or a short notice. Other group
+messages get silence when the LLM fails or declines.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ import asyncio
 import logging
 
 from larkdou.answer.base import Decision
+from larkdou.answer.compose import (extractive_reply, introduction, llm_reply, llm_unavailable_reply,
+                                    no_match_reply, not_built_reply)
 from larkdou.answer.llm import LLMClient
+from larkdou.answer.match import best_match
 from larkdou.answer.policy import Route, route
-from larkdou.answer.prompt import (NO_MATCH, NOT_BUILT, build_messages, declined, extractive_reply, introduction,
-                                   llm_reply)
+from larkdou.answer.prompt import build_messages, declined
 from larkdou.config import Settings
 from larkdou.errors import LarkdouError, LLMError
 from larkdou.kb.calibrate import decision_score
 from larkdou.kb.chitchat import is_greeting
+from larkdou.answer.reply import Reply, question_language
 from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
 from larkdou.message import Message
 
 log = logging.getLogger(__name__)
-MAX_EXCERPTS = 3
 
 
 class _LiveKB:
@@ -74,8 +78,8 @@ class KBAnswerer:
     async def decide(self, msg: Message) -> Decision:
         r = route(msg, self._bot)
         if r.silence == "chitchat" and r.addressed and is_greeting(r.question):
-            intro = introduction(self._settings.lark_group.recall_keywords[0])
-            return self._log(msg, Decision(True, "greeting", intro, mode="notice"))
+            intro = introduction(r.question, self._settings.lark_group.recall_keywords[0])
+            return self._log(msg, Decision(True, "greeting", reply=intro))
         if r.silence:
             return self._log(msg, Decision(False, r.silence))
         kb = await self._kb.get()
@@ -83,34 +87,47 @@ class KBAnswerer:
             if not r.addressed:
                 return self._log(msg, Decision(False, "no_kb"))
             if self._llm is None:
-                return self._log(msg, Decision(True, "no_kb", NOT_BUILT, mode="notice"))
+                return self._log(msg, Decision(True, "no_kb", reply=not_built_reply(r.question)))
             return self._log(msg, await self._ask(msg, r, [], "no_kb", None))
         hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
-        score = kb.relevance(hits) if r.addressed else decision_score(kb, r.question, hits)
-        relevant = score > 0 and score >= kb.threshold
-        if not relevant and not r.addressed:
+        if r.addressed:
+            return self._log(msg, await self._addressed(msg, r, kb, hits))
+        score = decision_score(kb, r.question, hits)
+        if not (score > 0 and score >= kb.threshold):
             return self._log(msg, Decision(False, "not_relevant", score=score))
-        reason = r.reason if r.addressed else "relevant"
+        if self._llm is not None:
+            return self._log(msg, await self._ask(msg, r, hits, "relevant", score))
+        return self._log(msg, Decision(True, "relevant", score=score, reply=self._extract(r.question, kb, hits)))
+
+    async def _addressed(self, msg: Message, r: Route, kb: KnowledgeBase, hits: list[Hit]) -> Decision:
+        """A question put to the bot: answered when a passage matches it strongly, else "not found"."""
+        match = best_match(kb, r.question, hits, question_language(r.question))
+        extracted = self._extract(r.question, kb, hits) if match.strong else None
         if self._llm is not None and hits:
-            return self._log(msg, await self._ask(msg, r, hits, reason, score))
-        if not relevant:
-            return self._log(msg, Decision(True, reason, NO_MATCH, score=score, mode="notice"))
-        floor = max(kb.threshold, score / 2)
-        picked = [h for h in hits if h.relevance >= floor][:MAX_EXCERPTS] or hits[:1]
-        text, sources = extractive_reply(picked)
-        return self._log(msg, Decision(True, reason, text, sources, score, mode="extractive"))
+            d = await self._ask(msg, r, hits, r.reason, match.strength)
+            if d.answer:
+                return d
+            if d.reason == "llm_error":
+                reply = extracted or llm_unavailable_reply(r.question)
+                return Decision(True, r.reason, score=match.strength, reply=reply)
+        elif extracted is not None:
+            return Decision(True, r.reason, score=match.strength, reply=extracted)
+        return Decision(True, r.reason, score=match.strength, reply=no_match_reply(r.question, kb))
+
+    def _extract(self, question: str, kb: KnowledgeBase, hits: list[Hit]) -> Reply | None:
+        return extractive_reply(question, hits, kb, self._settings.kb.excerpt_chars, self._settings.kb.source_url)
 
     async def _ask(self, msg: Message, r: Route, hits: list[Hit], reason: str, score: float | None) -> Decision:
         assert self._llm is not None
         try:
-            reply = await self._llm.chat(build_messages(r.question, hits))
+            answer = await self._llm.chat(build_messages(r.question, hits))
         except LLMError as exc:
-            log.warning("chat_id=%s message_id=%s no answer sent, LLM failed: %s", msg.chat_id, msg.msg_id, exc)
+            log.warning("chat_id=%s message_id=%s LLM failed: %s", msg.chat_id, msg.msg_id, exc)
             return Decision(False, "llm_error", score=score)
-        if declined(reply):
+        if declined(answer):
             return Decision(False, "llm_declined", score=score)
-        text, sources = llm_reply(reply, hits)
-        return Decision(True, reason, text, sources, score, mode="llm")
+        reply = llm_reply(r.question, answer, hits, self._settings.kb.source_url)
+        return Decision(True, reason, score=score, reply=reply)
 
     def _log(self, msg: Message, d: Decision) -> Decision:
         score = "-" if d.score is None else f"{d.score:.3f}"

@@ -58,9 +58,13 @@ def kb() -> None:
 @click.option("--name", "kb_name", default="default", help=NAME_HELP)
 @click.option("--good", default=None, type=click.Path(), help="questions to answer, one a line")
 @click.option("--bad", default=None, type=click.Path(), help="messages to stay silent on, one a line")
+@click.option("--include", "include", multiple=True, metavar="PATTERN",
+              help='also index files matching this pattern, e.g. "*.py" (adds to [kb] include; repeatable)')
+@click.option("--exclude", "exclude", multiple=True, metavar="PATTERN",
+              help='leave out files matching this pattern, e.g. "drafts/" (adds to [kb] exclude; repeatable)')
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def build(config: str | None, docs: str | None, kb_name: str, good: str | None, bad: str | None,
-          no_progress: bool) -> None:
+          include: tuple[str, ...], exclude: tuple[str, ...], no_progress: bool) -> None:
     """Index a folder of documents (incremental) and calibrate the answer threshold."""
     from larkdou.errors import KnowledgeBaseError
     from larkdou.kb.build import build_kb
@@ -77,10 +81,16 @@ def build(config: str | None, docs: str | None, kb_name: str, good: str | None, 
     for name, value in (("--good", good), ("--bad", bad)):
         if value and not Path(value).is_file():
             raise KnowledgeBaseError(f"{name}: file not found: {value}")
-    report = build_kb(settings, folder, good=good, bad=bad, progress=not no_progress)
+    report = build_kb(settings, folder, good=good, bad=bad, progress=not no_progress, include=list(include),
+                      exclude=list(exclude))
     click.echo(f"knowledge base {kb_name!r}: indexed {report.files} files ({report.files_reused} unchanged), "
-               f"{report.chunks} chunks ({report.chunks_new} new) in {report.seconds:.1f} s; "
-               f"index {_size(report.size_bytes)} at {report.index_dir}")
+               f"{report.chunks} chunks ({report.chunks_new} new, {report.duplicates} duplicates dropped) in "
+               f"{report.seconds:.1f} s; index {_size(report.size_bytes)} at {report.index_dir}")
+    if report.excluded or report.not_included:
+        click.echo(f"left out {report.excluded} files matching an exclude pattern and {report.not_included} "
+                   f"of other formats (index them with --include PATTERN)")
+    for line in report.warnings:
+        click.echo(f"warning: {line}", err=True)
     for line in report.skipped:
         click.echo(f"skipped: {line}", err=True)
     cal = report.calibration

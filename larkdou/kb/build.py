@@ -24,15 +24,17 @@ from rich.progress import Progress
 from larkdou.config import Settings
 from larkdou.errors import KnowledgeBaseError
 from larkdou.kb.calibrate import Calibration, calibrate, read_questions
-from larkdou.kb.chunking import Chunk, chunk_sections
+from larkdou.kb.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from larkdou.kb.dedup import drop_duplicates
 from larkdou.kb.embeddings import Embedder, make_embedder
 from larkdou.kb.index import FORMAT_VERSION, KnowledgeBase, live_dir, read_chunks, read_manifest
-from larkdou.kb.loaders import SOURCE_SUFFIXES, iter_documents, load_file
+from larkdou.kb.loaders import load_file
+from larkdou.kb.selection import select_documents
 from larkdou.kb.tokens import tokenize
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 
 @dataclass
@@ -43,6 +45,10 @@ class BuildReport:
     chunks: int = 0
     chunks_new: int = 0
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "path: line N: …" from the parsers, never indexed
+    duplicates: int = 0  # chunks dropped because another chunk has the same text
+    excluded: int = 0  # files left out by an exclude pattern
+    not_included: int = 0  # files of other formats, not asked for with an include pattern
     calibration: Calibration | None = None
     seconds: float = 0.0
     size_bytes: int = 0
@@ -63,6 +69,9 @@ def _previous(kb_dir: Path, params: dict[str, Any], embedding: str | None) -> _P
     try:
         manifest = read_manifest(index_dir)
         chunks = {c.id: c for c in read_chunks(index_dir)}
+        dropped_file = index_dir / "dropped.jsonl"
+        if dropped_file.exists():
+            chunks.update((c.id, c) for c in read_chunks(index_dir, "dropped.jsonl"))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:
             with open(index_dir / "tokens.jsonl", encoding="utf-8") as f:
                 for line in f:
@@ -86,11 +95,17 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_index(out: Path, chunks: list[Chunk], vectors: np.ndarray | None) -> None:
-    with open(out / "chunks.jsonl", "w", encoding="utf-8") as f:
+def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
         for c in chunks:
-            f.write(json.dumps({"id": c.id, "source": c.source, "heading": c.heading, "text": c.text},
-                               ensure_ascii=False) + "\n")
+            row = {"id": c.id, "source": c.source, "heading": c.heading, "text": c.text, "title": c.title,
+                   "anchor": c.anchor}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _write_index(out: Path, chunks: list[Chunk], dropped: list[Chunk], vectors: np.ndarray | None) -> None:
+    _write_chunks(out / "chunks.jsonl", chunks)
+    _write_chunks(out / "dropped.jsonl", dropped)  # duplicates, kept for the next incremental build
     with open(out / "tokens.jsonl", "w", encoding="utf-8") as f:
         for c in chunks:
             f.write(json.dumps({"id": c.id, "tokens": c.tokens}, ensure_ascii=False) + "\n")
@@ -131,27 +146,34 @@ def _swap(kb_dir: Path, new: Path) -> Path:
 
 
 def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None = None,
-             bad: str | Path | None = None, progress: bool = True) -> BuildReport:
+             bad: str | Path | None = None, progress: bool = True, include: list[str] | None = None,
+             exclude: list[str] | None = None) -> BuildReport:
     """Build (or incrementally rebuild) the knowledge base of `docs_dir` under the work dir.
 
     `good` / `bad`: files of example questions, one a line, that should / should not be answered;
     they choose the threshold. Without them the examples of the previous build are reused, if any.
+    `include` / `exclude`: patterns added to `[kb] include` / `[kb] exclude` (see `larkdou.kb.selection`).
     """
     started = time.perf_counter()
     docs = Path(docs_dir)
     kb_dir = settings.kb_dir
-    params = {"chunk_size": settings.kb.chunk_size, "chunk_overlap": settings.kb.chunk_overlap}
+    params = {"chunk_size": settings.kb.chunk_size, "chunk_overlap": settings.kb.chunk_overlap,
+              "chunker": CHUNKER_VERSION}
     examples = {"good": read_questions(Path(good)) if good else None, "bad": read_questions(Path(bad)) if bad else None}
     embedder = make_embedder(settings)
-    paths = list(iter_documents(docs))
+    selection = select_documents(docs, [*settings.kb.include, *(include or [])],
+                                 [*settings.kb.exclude, *(exclude or [])])
+    paths = selection.paths
     if not paths:
-        raise KnowledgeBaseError(f"no supported documents in {docs} (md, txt, rst, html, pdf, docx, source files)")
+        raise KnowledgeBaseError(f"no supported documents in {docs} (md, rst, txt, html, pdf, docx; "
+                                 f"other files with [kb] include or --include)")
     kb_dir.mkdir(parents=True, exist_ok=True)
     prev = _previous(kb_dir, params, embedder.name if embedder else None)
     new_dir = kb_dir / "index.new"
     shutil.rmtree(new_dir, ignore_errors=True)
     new_dir.mkdir()
-    report = BuildReport(index_dir=kb_dir / "index")
+    report = BuildReport(index_dir=kb_dir / "index", excluded=selection.excluded,
+                         not_included=selection.not_included)
     files: dict[str, Any] = {}
     chunks: list[Chunk] = []
     with Progress(disable=not progress, transient=True) as bar:
@@ -162,29 +184,33 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
             old = prev.files.get(rel)
             if old and old["hash"] == digest and all(cid in prev.chunks for cid in old["chunks"]):
                 doc_chunks = [prev.chunks[cid] for cid in old["chunks"]]
+                warnings = list(old.get("warnings", []))
                 report.files_reused += 1
             else:
                 try:
-                    sections = load_file(path)
+                    document = load_file(path)
                 except KnowledgeBaseError as exc:
                     report.skipped.append(str(exc))
                     bar.advance(task)
                     continue
-                doc_chunks = chunk_sections(rel, sections, settings.kb.chunk_size, settings.kb.chunk_overlap,
-                                            code=path.suffix.lower() in SOURCE_SUFFIXES)
-                for c in doc_chunks:
-                    cached = prev.chunks.get(c.id)
-                    if cached is not None and cached.tokens:
-                        c.tokens = cached.tokens
-                    else:
-                        c.tokens = tokenize(c.index_text())
-                        report.chunks_new += 1
-            files[rel] = {"hash": digest, "chunks": [c.id for c in doc_chunks]}
+                doc_chunks = chunk_document(rel, document, settings.kb.chunk_size, settings.kb.chunk_overlap)
+                warnings = document.warnings
+            files[rel] = {"hash": digest, "chunks": [c.id for c in doc_chunks], "warnings": warnings}
+            report.warnings.extend(f"{rel}: {w}" for w in warnings)
             chunks.extend(doc_chunks)
             report.files += 1
             bar.advance(task)
+        chunks, dropped = drop_duplicates(chunks)
+        report.duplicates = len(dropped)
+        for c in chunks:
+            cached = prev.chunks.get(c.id)
+            if cached is not None and cached.tokens:
+                c.tokens = cached.tokens
+            elif not c.tokens:
+                c.tokens = tokenize(c.index_text())
+                report.chunks_new += 1
         vectors = _embed(embedder, chunks, prev, bar) if embedder else None
-    _write_index(new_dir, chunks, vectors)
+    _write_index(new_dir, chunks, dropped, vectors)
     manifest: dict[str, Any] = {
         "version": FORMAT_VERSION, "tokenizer": TOKENIZER_VERSION, "params": params, "built_at": time.time(),
         "docs_dir": str(docs.resolve()), "files": files, "order": [c.id for c in chunks],

@@ -29,7 +29,7 @@ from larkdou.config import Settings
 from larkdou.errors import KnowledgeBaseError
 from larkdou.kb.chunking import Chunk
 from larkdou.kb.embeddings import Embedder, make_embedder
-from larkdou.kb.tokens import tokenize
+from larkdou.kb.tokens import query_tokens, tokenize
 
 FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = 0.5
@@ -62,8 +62,8 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_chunks(index_dir: Path) -> list[Chunk]:
-    with open(index_dir / "chunks.jsonl", encoding="utf-8") as f:
+def read_chunks(index_dir: Path, name: str = "chunks.jsonl") -> list[Chunk]:
+    with open(index_dir / name, encoding="utf-8") as f:
         return [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
 
 
@@ -101,6 +101,10 @@ class KnowledgeBase:
         n, df = len(self.chunks), self.df.get(token, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def idf(self, token: str) -> float:
+        """How rare `token` is in the knowledge base (BM25's IDF); highest for a token no chunk has."""
+        return self._idf(token)
+
     def coverage(self, query_tokens: list[str], chunk: Chunk) -> float:
         """IDF-weighted share of the query's distinct tokens that occur in `chunk`."""
         wanted = set(query_tokens)
@@ -112,7 +116,7 @@ class KnowledgeBase:
 
     def search(self, query: str, k: int = 4) -> list[Hit]:
         """The `k` best passages for `query`, best first (empty when nothing matches)."""
-        tokens = tokenize(query)
+        tokens = query_tokens(query, self.df)
         if not self.chunks or not tokens:
             return []
         n = min(len(self.chunks), max(k, CANDIDATES))

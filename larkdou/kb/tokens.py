@@ -2,15 +2,19 @@
 
 Identifiers are kept whole and also split into their parts (`encrypt_key` → `encrypt_key`, `encrypt`,
 `key`; `fetchToken` → `fetchtoken`, `fetch`, `token`), so a question in words finds the config key.
+Plain English words are stemmed (Snowball: "recalling", "recalled" → "recal"; "edits" → "edit").
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
+from typing import Container, Iterator
 
 import jieba
+import snowballstemmer
 
 jieba.setLogLevel(logging.WARNING)
 _jieba_lock = threading.Lock()
@@ -43,6 +47,15 @@ def _ensure_jieba() -> None:
                 _jieba_ready = True
 
 
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A plain lower-case English word's stem; identifiers, numbers and short words as they are."""
+    return _stemmer.stemWord(word) if len(word) > 3 and word.isalpha() and word.isascii() else word
+
+
 def _word_tokens(word: str) -> list[str]:
     lower = word.lower()
     out = [lower]
@@ -50,22 +63,33 @@ def _word_tokens(word: str) -> list[str]:
     if len(parts) > 1:
         out.extend(p.lower() for p in parts)
     # single letters and one- or two-digit numbers ("1", "2", list markers) say nothing about a topic
-    return [t for t in out if t not in EN_STOPWORDS and len(t) > (2 if t.isdigit() else 1)]
+    return [_stem(t) for t in out if t not in EN_STOPWORDS and len(t) > (2 if t.isdigit() else 1)]
+
+
+def _groups(text: str) -> Iterator[list[str]]:
+    """The tokens of each word of `text` in order: an identifier's whole form first, then its parts."""
+    _ensure_jieba()
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        for w in _WORD.findall(text[pos:m.start()]):
+            yield _word_tokens(w)
+        for t in jieba.cut_for_search(m.group()):
+            if t not in ZH_STOPWORDS:
+                yield [t]
+        pos = m.end()
+    for w in _WORD.findall(text[pos:]):
+        yield _word_tokens(w)
 
 
 def tokenize(text: str) -> list[str]:
     """Retrieval tokens of `text`, in order, stopwords and punctuation removed."""
-    _ensure_jieba()
-    tokens: list[str] = []
-    pos = 0
-    for m in _CJK_RUN.finditer(text):
-        for w in _WORD.findall(text[pos:m.start()]):
-            tokens.extend(_word_tokens(w))
-        tokens.extend(t for t in jieba.cut_for_search(m.group()) if t not in ZH_STOPWORDS)
-        pos = m.end()
-    for w in _WORD.findall(text[pos:]):
-        tokens.extend(_word_tokens(w))
-    return tokens
+    return [t for group in _groups(text) for t in group]
+
+
+def query_tokens(text: str, known: Container[str]) -> list[str]:
+    """Tokens of a question: as `tokenize`, but an identifier that the knowledge base knows whole
+    (`known`: its vocabulary) counts once, not also as its parts ("store.py", "HuixiangDou")."""
+    return [t for group in _groups(text) for t in (group[:1] if len(group) > 1 and group[0] in known else group)]
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:

@@ -46,3 +46,13 @@ def sample_work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sample_settings(sample_work_dir: Path) -> Settings:
     return settings_for(sample_work_dir)
+
+
+def shared_dir() -> Path:
+    """`shared/` (real documents to build knowledge bases from) beside the repository or one of its
+    parent folders; tests that need it are skipped where it is not laid out."""
+    root = Path(__file__).resolve().parents[2]
+    for parent in root.parents:
+        if (parent / "shared" / "corpora").is_dir():
+            return parent / "shared"
+    pytest.skip("shared/corpora not found beside the repository")

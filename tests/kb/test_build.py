@@ -103,3 +103,25 @@ def test_changing_chunk_size_rechunks_every_file(tmp_path: Path) -> None:
     small = build_kb(settings_for(tmp_path / "work", kb={"chunk_size": 100, "chunk_overlap": 0}), docs, progress=False)
     large = build_kb(settings_for(tmp_path / "work", kb={"chunk_size": 400, "chunk_overlap": 0}), docs, progress=False)
     assert small.chunks > large.chunks and large.files_reused == 0
+
+
+def test_duplicate_passages_are_indexed_once_in_the_copy_of_their_language(tmp_path: Path) -> None:
+    shared = "Run the gateway with larkdou gateway and point Lark at the event endpoint."
+    docs = write_docs(tmp_path / "docs", {
+        "a-zh/gateway.md": f"# 网关\n\n网关在几毫秒内应答，消息存入队列，助手再来取。\n\n## 示例\n\n{shared}\n",
+        "b-en/gateway.md": f"# Gateway\n\nIt answers within milliseconds.\n\n## Example\n\n{shared}\n",
+        "c-readme.md": f"# Gateway\n\n{shared}\n",
+    })
+    settings = settings_for(tmp_path / "work")
+    report = build_kb(settings, docs, progress=False)
+    assert report.duplicates == 2
+    hits = [h for h in open_kb(settings).search("point Lark at the event endpoint", k=10) if shared in h.chunk.text]
+    assert [h.chunk.source for h in hits] == ["b-en/gateway.md"]  # English text: the English document's copy
+
+    again = build_kb(settings, docs, progress=False)
+    assert (again.files_reused, again.chunks_new, again.duplicates) == (3, 0, 2)
+    (docs / "b-en" / "gateway.md").unlink()
+    (docs / "c-readme.md").unlink()
+    build_kb(settings, docs, progress=False)
+    hits = [h for h in open_kb(settings).search("point Lark at the event endpoint", k=10) if shared in h.chunk.text]
+    assert [h.chunk.source for h in hits] == ["a-zh/gateway.md"]  # a copy that was dropped comes back

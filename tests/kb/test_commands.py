@@ -47,8 +47,31 @@ def test_rebuild_reports_unchanged_files_and_the_default_threshold(tmp_path: Pat
     config = _config(tmp_path, f'\n[kb]\ndocs = "{sample_docs_dir()}"\n')
     assert _run("kb", "build", "--config", config, "--no-progress").exit_code == 0
     r = _run("kb", "build", "--config", config, "--no-progress")
-    assert "(6 unchanged)" in r.output and "(0 new)" in r.output
+    assert "(6 unchanged)" in r.output and "(0 new, 0 duplicates dropped)" in r.output
     assert "default; give --good and --bad" in r.output
+
+
+def test_build_selects_files_and_reports_parser_warnings(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "_templates").mkdir(parents=True)
+    (docs / "guide.md").write_text("# Port\n\nThe gateway listens on port 6666.\n", encoding="utf-8")
+    (docs / "index.rst").write_text("Title\n===\n\nText.\n\n.. no-such-directive::\n", encoding="utf-8")
+    (docs / "conf.py").write_text("project = 'x'\n", encoding="utf-8")
+    (docs / "_templates" / "page.html").write_text("<p>template</p>", encoding="utf-8")
+    (docs / "tool.py").write_text("PORT = 6666\n", encoding="utf-8")
+    config = _config(tmp_path)
+    r = CliRunner().invoke(main, ["kb", "build", "--config", config, "--docs", str(docs), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "indexed 2 files" in r.output
+    assert "left out 2 files matching an exclude pattern and 1 of other formats" in r.output
+    assert 'warning: index.rst: line 6: Unknown directive type "no-such-directive".' in r.stderr
+    r = _run("kb", "query", "--config", config, "no-such-directive")
+    assert "no matching passages" in r.output  # the parser's complaint was not indexed
+
+    r = CliRunner().invoke(main, ["kb", "build", "--config", config, "--docs", str(docs), "--no-progress",
+                                  "--include", "*.py", "--exclude", "*.rst"])
+    assert "indexed 2 files" in r.output and "warning" not in r.stderr
+    assert "tool.py" in _run("kb", "query", "--config", config, "PORT").output
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path: Path) -> None:
