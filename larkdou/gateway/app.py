@@ -1,4 +1,4 @@
-"""The gateway ASGI app: `/event` (Lark callback), `/fetch`, `/ack`, `/healthz`, `/metrics`.
+"""The gateway ASGI app: `/event` (Lark callback), `/fetch`, `/ack`, `/extend`, `/healthz`, `/metrics`.
 
 `/event` answers in milliseconds: verify, decrypt, dedup, enqueue, return. Nothing slow runs inside
 the request. A store failure is a 503 so that Lark delivers the event again.
@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import EventError, StoreError
+from larkdou.gateway import leases
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.events import open_envelope
@@ -226,39 +227,64 @@ class Gateway:
         if lane not in ("any", "recall"):
             return error_response(400, "bad_lane", "lane must be 'recall' (recall commands only) or 'any'")
         try:
-            delivery = await self.queue.lease(lease, wait=wait, recall_only=lane == "recall")
+            batch = leases.batch_size(request.query_params)
+        except EventError as exc:
+            return error_response(400, exc.reason, str(exc))
+        try:
+            got = await self.queue.lease_many(batch or 1, lease, wait=wait, recall_only=lane == "recall")
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)
             return _store_down()
-        if delivery is None:
-            self.metrics.fetches.labels("empty").inc()
-            return JSONResponse({})
-        self.metrics.fetches.labels("message").inc()
-        log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", delivery.message.group_id,
-                 delivery.message.msg_id, delivery.delivery_id, delivery.attempts)
-        out = delivery.message.to_fetch_dict(delivery.delivery_id)
-        out["attempts"] = delivery.attempts
-        return JSONResponse(out)
+        self.metrics.fetches.labels("message" if got else "empty").inc()
+        for d in got:
+            log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", d.message.group_id,
+                     d.message.msg_id, d.delivery_id, d.attempts)
+        return JSONResponse(leases.fetch_answer(got, batch))
+
+    async def _lease_body(self, request: Request) -> tuple[leases.LeaseIds, dict[str, Any]]:
+        try:
+            body = await _read_body(request.headers, request.receive, 256 * 1024)
+        except (_TooLarge, ClientDisconnect):
+            raise EventError(f"body unreadable or too large; {leases.IDS_HINT}", reason="not_json") from None
+        data = leases.parse_body(body)
+        return leases.lease_ids(data), data
 
     async def ack(self, request: Request) -> Response:
         if (refused := self._refuse(request, self.metrics.acks)) is not None:
             return refused
         assert self.queue is not None
         try:
-            data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
-        except (ValueError, _TooLarge, ClientDisconnect):
-            return error_response(400, "not_json", 'send {"delivery_id": "…"}')
-        delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
-        if not isinstance(delivery_id, str) or not delivery_id:
-            return error_response(400, "missing_fields", 'send {"delivery_id": "…"}')
+            ids, _ = await self._lease_body(request)
+        except EventError as exc:
+            return error_response(400, exc.reason, str(exc))
         try:
-            acked = await self.queue.ack(delivery_id)
+            acked = await self.queue.ack_many(ids.ids)
         except StoreError as exc:
             log.error("store unavailable during /ack: %s", exc)
             return _store_down()
-        self.metrics.acks.labels("acked" if acked else "stale").inc()
-        return JSONResponse({"acked": acked})
+        self.metrics.acks.labels("acked").inc(sum(acked))
+        self.metrics.acks.labels("stale").inc(len(acked) - sum(acked))
+        return JSONResponse(ids.answer("acked", acked))
+
+    async def extend(self, request: Request) -> Response:
+        """Keep leases alive while their messages are still being answered."""
+        if (refused := self._refuse(request, self.metrics.extends)) is not None:
+            return refused
+        assert self.queue is not None
+        try:
+            ids, data = await self._lease_body(request)
+            seconds = leases.extend_seconds(data, self.settings.gateway.lease_seconds)
+        except EventError as exc:
+            return error_response(400, exc.reason, str(exc))
+        try:
+            extended = await self.queue.extend(ids.ids, seconds)
+        except StoreError as exc:
+            log.error("store unavailable during /extend: %s", exc)
+            return _store_down()
+        self.metrics.extends.labels("extended").inc(sum(extended))
+        self.metrics.extends.labels("stale").inc(len(extended) - sum(extended))
+        return JSONResponse(ids.answer("extended", extended))
 
     # ---- health and metrics -------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -282,6 +308,7 @@ class Gateway:
             with contextlib.suppress(StoreError):
                 for lane, n in (await self.queue.depth()).items():
                     self.metrics.depth.labels(lane).set(n)
+                self.metrics.dead.set(await self.queue.dead_count())
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def routes(self) -> list[Route]:
@@ -289,6 +316,7 @@ class Gateway:
             Route("/event", self.event_info, methods=["GET"]),
             Route("/fetch", self.fetch, methods=["POST", "GET"]),
             Route("/ack", self.ack, methods=["POST"]),
+            Route("/extend", self.extend, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
         ]
