@@ -10,6 +10,7 @@ import click
 from larkdou import __version__, logs
 from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.cli.kb import kb
+from larkdou.cli.queue import queue
 from larkdou.config import DEFAULT_CONFIG
 from larkdou.errors import LarkdouError
 
@@ -110,3 +111,4 @@ def config_check(config: str | None) -> None:
 
 
 main.add_command(kb)
+main.add_command(queue)
