@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -242,49 +242,43 @@ class Gateway:
                      d.message.msg_id, d.delivery_id, d.attempts)
         return JSONResponse(leases.fetch_answer(got, batch))
 
-    async def _lease_body(self, request: Request) -> tuple[leases.LeaseIds, dict[str, Any]]:
-        try:
-            body = await _read_body(request.headers, request.receive, 256 * 1024)
-        except (_TooLarge, ClientDisconnect):
-            raise EventError(f"body unreadable or too large; {leases.IDS_HINT}", reason="not_json") from None
-        data = leases.parse_body(body)
-        return leases.lease_ids(data), data
-
     async def ack(self, request: Request) -> Response:
-        if (refused := self._refuse(request, self.metrics.acks)) is not None:
-            return refused
-        assert self.queue is not None
-        try:
-            ids, _ = await self._lease_body(request)
-        except EventError as exc:
-            return error_response(400, exc.reason, str(exc))
-        try:
-            acked = await self.queue.ack_many(ids.ids)
-        except StoreError as exc:
-            log.error("store unavailable during /ack: %s", exc)
-            return _store_down()
-        self.metrics.acks.labels("acked").inc(sum(acked))
-        self.metrics.acks.labels("stale").inc(len(acked) - sum(acked))
-        return JSONResponse(ids.answer("acked", acked))
+        return await self._change_leases(request, self.metrics.acks, "acked",
+                                         lambda data: self.queue.ack_many)  # type: ignore[union-attr]
 
     async def extend(self, request: Request) -> Response:
         """Keep leases alive while their messages are still being answered."""
-        if (refused := self._refuse(request, self.metrics.extends)) is not None:
-            return refused
-        assert self.queue is not None
-        try:
-            ids, data = await self._lease_body(request)
+        def prepare(data: dict[str, Any]) -> Callable[[list[str]], Awaitable[list[bool]]]:
             seconds = leases.extend_seconds(data, self.settings.gateway.lease_seconds)
+            return lambda ids: self.queue.extend(ids, seconds)  # type: ignore[union-attr]
+
+        return await self._change_leases(request, self.metrics.extends, "extended", prepare)
+
+    async def _change_leases(self, request: Request, counter: Any, key: str,
+                             prepare: Callable[[dict[str, Any]], Callable[[list[str]], Awaitable[list[bool]]]]
+                             ) -> Response:
+        """/ack and /extend: read the ids (and what `prepare` needs) from the body, apply the change
+        to each lease in one store call, answer one bool per id (one bool for the one-id form)."""
+        if (refused := self._refuse(request, counter)) is not None:
+            return refused
+        try:
+            body = await _read_body(request.headers, request.receive, 256 * 1024)
+        except (_TooLarge, ClientDisconnect):
+            return error_response(400, "not_json", f"body unreadable or too large; {leases.IDS_HINT}")
+        try:
+            data = leases.parse_body(body)
+            ids = leases.lease_ids(data)
+            change = prepare(data)
         except EventError as exc:
             return error_response(400, exc.reason, str(exc))
         try:
-            extended = await self.queue.extend(ids.ids, seconds)
+            done = await change(ids.ids)
         except StoreError as exc:
-            log.error("store unavailable during /extend: %s", exc)
+            log.error("store unavailable during %s: %s", request.url.path, exc)
             return _store_down()
-        self.metrics.extends.labels("extended").inc(sum(extended))
-        self.metrics.extends.labels("stale").inc(len(extended) - sum(extended))
-        return JSONResponse(ids.answer("extended", extended))
+        counter.labels(key).inc(sum(done))
+        counter.labels("stale").inc(len(done) - sum(done))
+        return JSONResponse(ids.answer(key, done))
 
     # ---- health and metrics -------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
