@@ -41,11 +41,13 @@ def main(log_level: str) -> None:
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
 @click.option("--host", default=None, help="bind address (default: [gateway] host)")
 @click.option("--port", default=None, type=int, help="port (default: [gateway] port, 6666)")
-def gateway(config: str | None, host: str | None, port: int | None) -> None:
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="processes serving the port (more than 1 needs a Redis store)")
+def gateway(config: str | None, host: str | None, port: int | None, workers: int) -> None:
     """Receive Lark events on /event and serve them on /fetch."""
     from larkdou.gateway.server import serve
 
-    serve(load(config), host=host, port=port)
+    serve(load(config), host=host, port=port, workers=workers)
 
 
 @main.command()
