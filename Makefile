@@ -18,6 +18,7 @@ setup:
 
 bench:
 	@bash scripts/bootstrap.sh --test
+	$(BIN)/python bench/drain.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
 

@@ -1,16 +1,29 @@
 """The bare reference for bench/ingest.py: a minimal ASGI app that only verifies the signature,
-decrypts, parses and does one store write per event. Nothing else: no framework, no metrics, no
-dedup of event ids, no logging. Run with: uvicorn --factory bench.bare_gateway:create
-(env BENCH_STORE, BENCH_ENCRYPT_KEY)."""
+decrypts, parses and does one store write per event: one XADD on Redis, one INSERT on SQLite (through
+the same group-commit thread as the real store, so durability is the same). Nothing else: no
+framework, no metrics, no dedup, no normalisation, no logging. Run with:
+uvicorn --factory bench.bare_gateway:create (env BENCH_STORE, BENCH_ENCRYPT_KEY)."""
 
 from __future__ import annotations
 
 import json
 import os
 
+from typing import Awaitable, Callable
+
 from larkdou.lark import crypto
-from larkdou.message import Message
-from larkdou.store import open_queue
+from larkdou.store.sqlite_db import SqliteDB
+
+
+async def open_writer(url: str) -> tuple[Callable[[str], Awaitable[object]], Callable[[], Awaitable[None]]]:
+    """(write one body, close) for the store at `url`."""
+    if url.startswith("sqlite:///"):
+        db = await SqliteDB.open(url[len("sqlite:///"):], "CREATE TABLE IF NOT EXISTS events (body TEXT NOT NULL);")
+        return (lambda body: db.execute("INSERT INTO events (body) VALUES (?)", (body,))), db.close
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    return (lambda body: client.xadd("bench:events", {"body": body})), client.aclose
 
 
 def create():  # type: ignore[no-untyped-def]
@@ -23,10 +36,10 @@ def create():  # type: ignore[no-untyped-def]
             while True:
                 event = await receive()
                 if event["type"] == "lifespan.startup":
-                    state["queue"] = await open_queue(store_url)
+                    state["write"], state["close"] = await open_writer(store_url)
                     await send({"type": "lifespan.startup.complete"})
                 elif event["type"] == "lifespan.shutdown":
-                    await state["queue"].close()
+                    await state["close"]()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = b""
@@ -41,9 +54,7 @@ def create():  # type: ignore[no-untyped-def]
         status = 401
         if ok:
             payload = json.loads(crypto.decrypt(key, json.loads(body)["encrypt"]))
-            m = payload["event"]["message"]
-            await state["queue"].enqueue(Message(msg_id=m["message_id"], group_id=m["chat_id"], content=m["content"]),
-                                         [m["message_id"]])
+            await state["write"](json.dumps(payload["event"]["message"], ensure_ascii=False))
             status = 200
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})

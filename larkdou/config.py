@@ -61,6 +61,7 @@ class GatewayConfig(_Section):
     fetch_token: SecretStr = SecretStr("")
     fetch_wait: float = Field(5.0, ge=0, le=300)  # default /fetch long-poll (?wait= overrides), seconds
     lease_seconds: float = Field(120.0, gt=0)  # a fetched message not acked by then is delivered again
+    max_attempts: int = Field(5, ge=1)  # deliveries of one message before it goes to the dead-letter list
     dedup_hours: float = Field(12.0, ge=8)  # Lark re-pushes for about 7.1 h
     max_body_bytes: int = Field(1024 * 1024, gt=0)
 

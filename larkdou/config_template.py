@@ -35,6 +35,7 @@ port = 6666
 store = "sqlite:///workdir/gateway.db"   # or "redis://127.0.0.1:6379/0"
 fetch_token = "{fetch_token}"   # LARKDOU_FETCH_TOKEN; the assistant sends it as a Bearer token
 fetch_wait = 5.0              # default /fetch long-poll, seconds (?wait= overrides)
+max_attempts = 5              # deliveries of one message before it is parked (`larkdou queue dead`)
 
 [assistant]
 port = 8888

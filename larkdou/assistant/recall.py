@@ -6,7 +6,9 @@ The procedure (safe with several assistants on one shared ledger, and across cra
 2. cancel the answer being generated in that chat (this process);
 3. recall every ledger message of the chat concurrently, within the client's rate limits.
 Messages past Lark's recall window, already gone, or not the bot's are reported and dropped from the
-ledger; other failures stay in the ledger so that the next recall (or a redelivery) tries again.
+ledger, and so are those Lark refuses with any other permanent error (`lark.codes.is_transient`: it
+would refuse them again); transient failures (5xx, rate limits) stay in the ledger and leave the
+command unacked, so a redelivery tries again, up to the queue's `max_attempts`.
 Recalling twice is harmless: the second pass finds nothing left.
 """
 
@@ -20,6 +22,7 @@ from typing import Callable
 
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.lark.api import Messenger
+from larkdou.lark.codes import is_transient
 from larkdou.errors import LarkAPIError, MessageGoneError, NotOwnMessageError, RecallWindowError
 from larkdou.store.base import Ledger, SentMessage
 
@@ -33,7 +36,8 @@ class RecallReport:
     too_old: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     not_own: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # worth another try
+    rejected: list[str] = field(default_factory=list)  # refused for good (logged with code and log id)
+    failed: list[str] = field(default_factory=list)  # transient: worth another try
 
     @property
     def complete(self) -> bool:
@@ -68,9 +72,9 @@ class Recaller:
         if report.too_old:
             log.warning("chat=%s: %d message(s) past the recall window, left in place: %s",
                         chat_id, len(report.too_old), ", ".join(report.too_old))
-        log.info("chat=%s recall: %d recalled, %d too old, %d already gone, %d not ours, %d failed",
+        log.info("chat=%s recall: %d recalled, %d too old, %d already gone, %d not ours, %d refused, %d failed",
                  chat_id, len(report.recalled), len(report.too_old), len(report.gone),
-                 len(report.not_own), len(report.failed))
+                 len(report.not_own), len(report.rejected), len(report.failed))
         return report
 
     async def _recall_one(self, sent: SentMessage, report: RecallReport) -> None:
@@ -85,11 +89,15 @@ class Recaller:
             except NotOwnMessageError:
                 report.not_own.append(sent.message_id)
             except LarkAPIError as exc:
-                report.failed.append(sent.message_id)
                 self.metrics.send_failures.labels(code=str(exc.code)).inc()
-                log.warning("chat=%s message=%s: recall failed code=%s log_id=%s", sent.chat_id,
-                            sent.message_id, exc.code, exc.log_id)
-                return
+                if is_transient(exc):
+                    report.failed.append(sent.message_id)
+                    log.warning("chat=%s message=%s: recall failed code=%s log_id=%s; will try again",
+                                sent.chat_id, sent.message_id, exc.code, exc.log_id)
+                    return
+                report.rejected.append(sent.message_id)
+                log.warning("chat=%s message=%s: recall refused for good code=%s msg=%r log_id=%s; "
+                            "dropped from the ledger", sent.chat_id, sent.message_id, exc.code, exc.msg, exc.log_id)
             else:
                 report.recalled.append(sent.message_id)
                 self.metrics.recalled.inc()

@@ -7,6 +7,9 @@
 - A message is acked only after it is fully handled (answered, skipped or recalled). Exactly one
   answer: a message whose answer is in the ledger is skipped, and every send carries a `uuid` derived
   from the source message id, so a crash between sending and recording cannot post twice.
+- While a message is being handled its lease is extended (a heartbeat every third of the lease), so a
+  slow answer is never delivered to another assistant meanwhile. A message that fails is left unacked:
+  it comes back after its lease, and the queue parks it after `[gateway] max_attempts` deliveries.
 """
 
 from __future__ import annotations
@@ -23,15 +26,15 @@ from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.recall import Recaller
 from larkdou.assistant.sources import Source
 from larkdou.config import Settings
-from larkdou.errors import LarkAPIError, LarkRateLimited, LarkServerError, MessageGoneError
+from larkdou.errors import LarkAPIError, MessageGoneError
 from larkdou.lark.api import Messenger
+from larkdou.lark.codes import is_transient
 from larkdou.lark.client import reply_uuid, split_text
 from larkdou.message import Message
 from larkdou.store.base import Delivery, Ledger, SentMessage
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES = 5  # unexpected errors on one message before it is given up (acked)
 # Messages fetched but not yet handled, per answer slot. Beyond that the worker takes only recall
 # commands (so a recall is never stuck behind slow answers) and leaves other messages in the queue for
 # other assistants sharing it; a message held past its lease comes back and is merged with the one held.
@@ -69,7 +72,6 @@ class Worker:
         self._recall_tasks: set[asyncio.Task] = set()
         self._generating: dict[str, tuple[asyncio.Task, Message]] = {}
         self._pending: dict[str, str] = {}  # msg_id -> latest delivery_id
-        self._failures: collections.Counter[str] = collections.Counter()
         self._outcomes: collections.OrderedDict[str, Outcome] = collections.OrderedDict()
         self._changed = asyncio.Condition()
 
@@ -77,17 +79,37 @@ class Worker:
     async def run(self) -> None:
         """Fetch and dispatch until cancelled; on cancellation, stops every lane (unacked messages
         are delivered again later)."""
+        heartbeat = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
         try:
             while True:
                 if self._held >= self._prefetch:
                     delivery = await self.source.next(recall_only=True, wait=RECALL_ONLY_WAIT)
                 else:
-                    delivery = await self.source.next()
+                    delivery = await self.source.next(room=self._prefetch - self._held)
                 if delivery is not None:
                     self._held += 1
                     self._dispatch(delivery)
         finally:
+            heartbeat.cancel()
             await self._stop_all()
+
+    async def _heartbeat(self) -> None:
+        """Extend the leases of the messages being handled, every third of the lease."""
+        lease = self.source.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            held = list(self._pending.values())
+            if not held:
+                continue
+            try:
+                kept = await self.source.extend(held, lease)
+            except Exception:  # noqa: BLE001 - the next beat tries again; a lost lease means a redelivery
+                log.exception("lease extension failed")
+                continue
+            lost = [d for d, ok in zip(held, kept) if not ok and d in self._pending.values()]
+            if lost:
+                log.warning("%d lease(s) could not be extended (ran out, or the gateway is unreachable): "
+                            "those messages may be delivered again", len(lost))
 
     def _dispatch(self, delivery: Delivery) -> None:
         msg = delivery.message
@@ -121,14 +143,13 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            self._failures[msg.msg_id] += 1
-            log.exception("chat=%s message=%s: handling failed", msg.group_id, msg.msg_id)
-            outcome = Outcome("skipped", "error", ack=self._failures[msg.msg_id] >= MAX_FAILURES)
+            log.exception("chat=%s message=%s: handling failed; it comes back after its lease",
+                          msg.group_id, msg.msg_id)
+            outcome = Outcome("retry", "error", ack=False)
         delivery_id = self._pending.pop(msg.msg_id, "")
         try:
             if outcome.ack and delivery_id:
                 await self.source.ack(delivery_id)
-                self._failures.pop(msg.msg_id, None)
         finally:
             self._held -= 1
         if outcome.status == "skipped":
@@ -204,7 +225,7 @@ class Worker:
                 self.metrics.send_failures.labels(code=str(exc.code)).inc()
                 log.warning("chat=%s message=%s: reply failed code=%s http=%s log_id=%s", msg.group_id,
                             msg.msg_id, exc.code, exc.http_status, exc.log_id)
-                retry = isinstance(exc, (LarkServerError, LarkRateLimited))
+                retry = is_transient(exc)
                 return Outcome("retry" if retry else "skipped", "send_failed", ack=not retry)
             sent = SentMessage(message_id=info.message_id, chat_id=info.chat_id or msg.group_id,
                                source_msg_id=msg.msg_id, sent_at_ms=info.create_time_ms)

@@ -11,6 +11,7 @@ from larkdou import __version__, logs
 from larkdou.cli.chats import chats
 from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.cli.kb import kb
+from larkdou.cli.queue import queue
 from larkdou.config import DEFAULT_CONFIG
 from larkdou.errors import LarkdouError
 
@@ -41,11 +42,13 @@ def main(log_level: str) -> None:
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
 @click.option("--host", default=None, help="bind address (default: [gateway] host)")
 @click.option("--port", default=None, type=int, help="port (default: [gateway] port, 6666)")
-def gateway(config: str | None, host: str | None, port: int | None) -> None:
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="processes serving the port (more than 1 needs a Redis store)")
+def gateway(config: str | None, host: str | None, port: int | None, workers: int) -> None:
     """Receive Lark events on /event and serve them on /fetch."""
     from larkdou.gateway.server import serve
 
-    serve(load(config), host=host, port=port)
+    serve(load(config), host=host, port=port, workers=workers)
 
 
 @main.command()
@@ -112,3 +115,4 @@ def config_check(config: str | None) -> None:
 
 main.add_command(kb)
 main.add_command(chats)
+main.add_command(queue)

@@ -1,4 +1,4 @@
-"""The gateway ASGI app: `/event` (Lark callback), `/fetch`, `/ack`, `/healthz`, `/metrics`.
+"""The gateway ASGI app: `/event` (Lark callback), `/fetch`, `/ack`, `/extend`, `/healthz`, `/metrics`.
 
 `/event` answers in milliseconds: verify, decrypt, dedup, enqueue, return. Nothing slow runs inside
 the request. A store failure is a 503 so that Lark delivers the event again.
@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import EventError, StoreError
+from larkdou.gateway import leases
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.events import open_envelope
@@ -226,39 +227,58 @@ class Gateway:
         if lane not in ("any", "recall"):
             return error_response(400, "bad_lane", "lane must be 'recall' (recall commands only) or 'any'")
         try:
-            delivery = await self.queue.lease(lease, wait=wait, recall_only=lane == "recall")
+            batch = leases.batch_size(request.query_params)
+        except EventError as exc:
+            return error_response(400, exc.reason, str(exc))
+        try:
+            got = await self.queue.lease_many(batch or 1, lease, wait=wait, recall_only=lane == "recall")
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)
             return _store_down()
-        if delivery is None:
-            self.metrics.fetches.labels("empty").inc()
-            return JSONResponse({})
-        self.metrics.fetches.labels("message").inc()
-        log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", delivery.message.group_id,
-                 delivery.message.msg_id, delivery.delivery_id, delivery.attempts)
-        out = delivery.message.to_fetch_dict(delivery.delivery_id)
-        out["attempts"] = delivery.attempts
-        return JSONResponse(out)
+        self.metrics.fetches.labels("message" if got else "empty").inc()
+        for d in got:
+            log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", d.message.group_id,
+                     d.message.msg_id, d.delivery_id, d.attempts)
+        return JSONResponse(leases.fetch_answer(got, batch))
 
     async def ack(self, request: Request) -> Response:
-        if (refused := self._refuse(request, self.metrics.acks)) is not None:
+        return await self._change_leases(request, self.metrics.acks, "acked",
+                                         lambda data: self.queue.ack_many)  # type: ignore[union-attr]
+
+    async def extend(self, request: Request) -> Response:
+        """Keep leases alive while their messages are still being answered."""
+        def prepare(data: dict[str, Any]) -> Callable[[list[str]], Awaitable[list[bool]]]:
+            seconds = leases.extend_seconds(data, self.settings.gateway.lease_seconds)
+            return lambda ids: self.queue.extend(ids, seconds)  # type: ignore[union-attr]
+
+        return await self._change_leases(request, self.metrics.extends, "extended", prepare)
+
+    async def _change_leases(self, request: Request, counter: Any, key: str,
+                             prepare: Callable[[dict[str, Any]], Callable[[list[str]], Awaitable[list[bool]]]]
+                             ) -> Response:
+        """/ack and /extend: read the ids (and what `prepare` needs) from the body, apply the change
+        to each lease in one store call, answer one bool per id (one bool for the one-id form)."""
+        if (refused := self._refuse(request, counter)) is not None:
             return refused
-        assert self.queue is not None
         try:
-            data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
-        except (ValueError, _TooLarge, ClientDisconnect):
-            return error_response(400, "not_json", 'send {"delivery_id": "…"}')
-        delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
-        if not isinstance(delivery_id, str) or not delivery_id:
-            return error_response(400, "missing_fields", 'send {"delivery_id": "…"}')
+            body = await _read_body(request.headers, request.receive, 256 * 1024)
+        except (_TooLarge, ClientDisconnect):
+            return error_response(400, "not_json", f"body unreadable or too large; {leases.IDS_HINT}")
         try:
-            acked = await self.queue.ack(delivery_id)
+            data = leases.parse_body(body)
+            ids = leases.lease_ids(data)
+            change = prepare(data)
+        except EventError as exc:
+            return error_response(400, exc.reason, str(exc))
+        try:
+            done = await change(ids.ids)
         except StoreError as exc:
-            log.error("store unavailable during /ack: %s", exc)
+            log.error("store unavailable during %s: %s", request.url.path, exc)
             return _store_down()
-        self.metrics.acks.labels("acked" if acked else "stale").inc()
-        return JSONResponse({"acked": acked})
+        counter.labels(key).inc(sum(done))
+        counter.labels("stale").inc(len(done) - sum(done))
+        return JSONResponse(ids.answer(key, done))
 
     # ---- health and metrics -------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -282,6 +302,7 @@ class Gateway:
             with contextlib.suppress(StoreError):
                 for lane, n in (await self.queue.depth()).items():
                     self.metrics.depth.labels(lane).set(n)
+                self.metrics.dead.set(await self.queue.dead_count())
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def routes(self) -> list[Route]:
@@ -289,6 +310,7 @@ class Gateway:
             Route("/event", self.event_info, methods=["GET"]),
             Route("/fetch", self.fetch, methods=["POST", "GET"]),
             Route("/ack", self.ack, methods=["POST"]),
+            Route("/extend", self.extend, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
         ]

@@ -22,8 +22,10 @@ BOT_OPEN_ID_META = "bot_open_id"
 
 
 async def open_gateway_queue(settings: Settings) -> Queue:
-    """The gateway's queue (`[gateway] store`, dedup for `[gateway] dedup_hours`)."""
-    return await open_queue(settings.gateway_store_url, dedup_ttl=settings.gateway.dedup_hours * 3600)
+    """The gateway's queue (`[gateway] store`, dedup for `[gateway] dedup_hours`, dead letters after
+    `[gateway] max_attempts` deliveries)."""
+    return await open_queue(settings.gateway_store_url, dedup_ttl=settings.gateway.dedup_hours * 3600,
+                            max_attempts=settings.gateway.max_attempts)
 
 
 class Ingestor:

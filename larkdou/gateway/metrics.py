@@ -23,5 +23,9 @@ class GatewayMetrics:
                            registry=self.registry)
         self.fetches = Counter("larkdou_gateway_fetches_total", "/fetch calls by result", ["result"],
                                registry=self.registry)
-        self.acks = Counter("larkdou_gateway_acks_total", "/ack calls by result", ["result"],
+        self.acks = Counter("larkdou_gateway_acks_total", "Acked deliveries by result", ["result"],
                             registry=self.registry)
+        self.extends = Counter("larkdou_gateway_extends_total", "Lease extensions by result", ["result"],
+                               registry=self.registry)
+        self.dead = Gauge("larkdou_gateway_dead_letters", "Messages parked in the dead-letter list "
+                          "(`larkdou queue dead`)", registry=self.registry)

@@ -95,3 +95,12 @@ def error_for(status: int, body: Mapping[str, Any] | None, headers: Mapping[str,
     if code == -1 and not msg:
         msg = "answer has no code"
     return cls(code, msg, **kw)
+
+
+def is_transient(exc: LarkAPIError) -> bool:
+    """Whether an Open API failure is worth another try later: a 5xx or transport failure, a rate
+    limit, or an authentication failure (the app's token or credentials are at fault, not the request;
+    they get fixed). Every other error (a refused parameter, a message that is gone, no permission, too
+    old for a recall) gives the same answer when retried: it is permanent for that request, to be
+    recorded and not retried. Sending and recalling both decide with this function."""
+    return isinstance(exc, (LarkServerError, LarkRateLimited, LarkAuthError))

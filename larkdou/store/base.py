@@ -7,18 +7,29 @@ Queue semantics
 - `enqueue(msg, dedup_keys)`: atomically: if any dedup key was seen within the dedup TTL, store nothing
   (not even the other keys) and return False; else remember every key for the TTL and append the
   message to its lane (`msg.lane`: "recall" or "normal"); return True. Durable when it returns (on
-  Redis: as durable as that server's persistence settings make it).
-- `lease(lease_seconds, wait)`: first put every delivery whose lease ran out back into its lane at its
-  original place (so it comes before everything that arrived after it, and several keep their arrival
-  order), then take the oldest message of the recall lane, else of the normal lane, and lease it under
-  a fresh `delivery_id`. With `recall_only`, only the recall lane is looked at (a consumer with no
-  room for more answers still takes recall commands). When the lanes are empty it waits up to `wait` seconds for a message (woken
-  promptly by an enqueue, also one made by another process; a lease that runs out meanwhile is seen
-  within a fraction of a second) and returns None at the end. Never blocks the event loop.
+  Redis: as durable as that server's persistence settings make it). Expired dedup keys are removed in
+  proportion to the keys added (and by a periodic sweep; on Redis by key TTLs), so a busy tenant's
+  store stays bounded.
+- `lease_many(n, lease_seconds, wait)`: first put every delivery whose lease ran out back into its lane
+  at its original place (so it comes before everything that arrived after it, and several keep their
+  arrival order) -- or, when it has already been delivered `max_attempts` times, into the dead-letter
+  list instead (in the same transaction: a message is always in exactly one place) -- then take up to
+  `n` of the oldest messages of the recall lane, then of the normal lane, and lease each under a fresh
+  `delivery_id`, all in one transaction / round trip. With `recall_only`, only the recall lane is
+  looked at (a consumer with no room for more answers still takes recall commands). When the lanes are
+  empty it waits up to `wait` seconds for a message (woken promptly by an enqueue, also one made by
+  another process; a lease that runs out meanwhile is seen within a fraction of a second) and returns
+  [] at the end. Never blocks the event loop. `lease(...)` is the same for one message (or None).
 - `ack(delivery_id)`: remove the leased message for good; True if that lease was live. An ack of an
-  expired or unknown delivery id returns False and changes nothing.
+  expired or unknown delivery id returns False and changes nothing. `ack_many(ids)` does several in one
+  transaction / round trip and answers one bool per id.
+- `extend(ids, seconds)`: each live lease among `ids` now runs out `seconds` from now (a consumer still
+  working on a message keeps it); one bool per id, False for a lease that already ran out or is unknown.
 - `depth()`: {"recall": n, "normal": n, "leased": n}; "leased" counts live leases only (those that ran
-  out are counted in their lane again).
+  out are counted in their lane again). `dead_count()`: messages in the dead-letter list.
+- `dead_letters(limit)`: the dead-letter list, oldest death first. `retry_dead(ids)` puts those
+  (all with None) back into their lane with a fresh attempt count; `drop_dead(ids)` deletes them for
+  good. Both return the ids they found; unknown ids are ignored.
 - `get_meta/set_meta`: a tiny key-value space (e.g. the bot's open_id, shared gateway <-> assistant).
 - `ping()`: raises StoreError when the store cannot be reached. Every method raises StoreError (never
   a driver exception) on connection failures.
@@ -35,7 +46,8 @@ Ledger semantics (the assistant's record of what the bot sent, for recall and ex
   not send it (or it is older than the retention): tells whether a reply is addressed to the bot.
 - `set_recall_mark(chat_id, ts_ms)` keeps the max; `recall_mark(chat_id)` (0 when none): answers to
   messages created at or before the mark must not be sent.
-- Records are kept for a week after they were recorded (Lark's recall window is 24 h).
+- Records and recall marks are kept for a week (Lark's recall window is 24 h); old ones are removed in
+  proportion to new ones (and by a periodic sweep; on Redis by key TTLs).
 """
 
 from __future__ import annotations
@@ -54,6 +66,16 @@ class Delivery:
 
 
 @dataclass
+class DeadLetter:
+    """A message parked after too many deliveries; `id` is what `larkdou queue retry|drop` take."""
+
+    id: str
+    message: Message
+    attempts: int  # deliveries before it was parked
+    died_at_ms: int
+
+
+@dataclass
 class SentMessage:
     message_id: str  # the bot's message
     chat_id: str
@@ -68,9 +90,24 @@ class Queue(Protocol):
     async def lease(self, lease_seconds: float, wait: float = 0.0, *,
                     recall_only: bool = False) -> Delivery | None: ...
 
+    async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
+                         recall_only: bool = False) -> list[Delivery]: ...
+
     async def ack(self, delivery_id: str) -> bool: ...
 
+    async def ack_many(self, delivery_ids: Sequence[str]) -> list[bool]: ...
+
+    async def extend(self, delivery_ids: Sequence[str], seconds: float) -> list[bool]: ...
+
     async def depth(self) -> dict[str, int]: ...
+
+    async def dead_count(self) -> int: ...
+
+    async def dead_letters(self, limit: int = 1000) -> list[DeadLetter]: ...
+
+    async def retry_dead(self, ids: Sequence[str] | None) -> list[str]: ...
+
+    async def drop_dead(self, ids: Sequence[str] | None) -> list[str]: ...
 
     async def get_meta(self, key: str) -> str | None: ...
 

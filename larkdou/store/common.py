@@ -1,18 +1,25 @@
-"""What both store backends share: the stored form of a message, delivery ids and the long-poll loop."""
+"""What both store backends share: the stored form of a message, delivery and dead-letter ids, the
+long-poll loop, and the single-message forms of the batch operations."""
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, Iterable, Sequence, TypeVar
 
 from larkdou.message import Message
 from larkdou.store import wake
+from larkdou.store.base import Delivery
 
 T = TypeVar("T")
 
+log = logging.getLogger("larkdou.store")
+
 LEDGER_RETENTION = 7 * 24 * 3600.0  # Lark lets a bot recall for 24 h; keep a week of what it sent
+DEFAULT_MAX_ATTEMPTS = 5  # deliveries of one message before it goes to the dead-letter list
+SWEEP_PER_INSERT = 2  # expired rows removed with each row added, so a busy store stays bounded
 
 
 def dump_message(msg: Message) -> str:
@@ -23,9 +30,14 @@ def load_message(body: str | bytes) -> Message:
     return Message.from_dict(json.loads(body))
 
 
-def new_delivery_id(seq: int | str) -> str:
+def new_delivery_token() -> str:
+    """The random part of the delivery ids handed out by one lease call."""
+    return secrets.token_hex(8)
+
+
+def new_delivery_id(seq: int | str, token: str = "") -> str:
     """A fresh id for one lease of message `seq`: the sequence number, a dot, a random part."""
-    return f"{seq}.{secrets.token_hex(8)}"
+    return f"{seq}.{token or new_delivery_token()}"
 
 
 def delivery_seq(delivery_id: str) -> int | None:
@@ -36,6 +48,17 @@ def delivery_seq(delivery_id: str) -> int | None:
     if not dot or not seq.isdigit() or len(seq) > 18 or len(token) != 16:
         return None
     return int(seq)
+
+
+def dead_seqs(ids: Iterable[str]) -> list[int]:
+    """The sequence numbers named by dead-letter ids (their decimal form); malformed ids are left out."""
+    return [int(i) for i in dict.fromkeys(ids) if isinstance(i, str) and i.isdigit() and len(i) <= 18]
+
+
+def report_dead(count: int) -> None:
+    if count:
+        log.warning("%d message(s) moved to the dead-letter list after too many deliveries; "
+                    "see `larkdou queue dead`", count)
 
 
 def now_ms() -> int:
@@ -57,3 +80,24 @@ async def long_poll(topic: str, attempt: Callable[[], Awaitable[T | None]], wait
             if found is not None or remaining <= 0:
                 return found
             await waiter.wait(min(remaining, poll))
+
+
+class SingleForms:
+    """`lease` and `ack` of one message, in terms of a queue's `lease_many` and `ack_many`."""
+
+    async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
+                         recall_only: bool = False) -> list[Delivery]:
+        raise NotImplementedError
+
+    async def ack_many(self, delivery_ids: Sequence[str]) -> list[bool]:
+        raise NotImplementedError
+
+    async def lease(self, lease_seconds: float, wait: float = 0.0, *,
+                    recall_only: bool = False) -> Delivery | None:
+        """Lease the next message (see `lease_many`), or None when none came within `wait`."""
+        got = await self.lease_many(1, lease_seconds, wait, recall_only=recall_only)
+        return got[0] if got else None
+
+    async def ack(self, delivery_id: str) -> bool:
+        """Remove a leased message for good; False when that lease is not live."""
+        return (await self.ack_many([delivery_id]))[0]

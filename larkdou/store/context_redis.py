@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from larkdou.message import Message
 from larkdou.store.context import DEFAULT_KEEP, DEFAULT_TTL, ContextEntry, ContextQuery, select
-from larkdou.store.redis import _RedisStore
+from larkdou.store.redis import RedisBase
 
 _FIELDS = "'chat', 'role', 'text', 'sender', 'thread', 'parent', 'sources', 'at'"
 
@@ -156,7 +156,7 @@ def _entry(row: list[Any]) -> ContextEntry:
                         ContextEntry.load_sources(sources), int(at or 0))
 
 
-class RedisContext(_RedisStore):
+class RedisContext(RedisBase):
     """Open with `await RedisContext.open(url, keep=…, ttl=…, namespace=…)`."""
 
     def __init__(self, client: Redis, where: str, namespace: str, keep: int, ttl: float) -> None:

@@ -1,6 +1,7 @@
 """The Redis store: queue and ledger shared by any number of gateways and assistants on one Redis.
 
-Each change is one Lua script (see `redis_scripts` for the keys), so it is atomic and one round trip.
+Each change is one Lua script (see `redis_scripts` for the keys), so it is atomic and one round trip;
+a batch (lease many, ack many, extend) is one script too. The ledger is in `redis_ledger`.
 Consumers that long-poll are woken through pub/sub and also re-check every `POLL_SECONDS`. Connection
 failures surface quickly as `StoreError` (1 s connect timeout, one retry), never as a driver exception.
 See `larkdou.store.base` for the contract.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from typing import Any, AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
@@ -26,8 +26,9 @@ from larkdou.errors import ConfigError, StoreError
 from larkdou.message import LANE_NORMAL, LANE_RECALL, Message
 from larkdou.store import redis_scripts as lua
 from larkdou.store import wake
-from larkdou.store.base import Delivery, SentMessage
-from larkdou.store.common import LEDGER_RETENTION, delivery_seq, dump_message, load_message, long_poll, now_ms
+from larkdou.store.base import DeadLetter, Delivery
+from larkdou.store.common import (DEFAULT_MAX_ATTEMPTS, SingleForms, dead_seqs, delivery_seq, dump_message,
+                                  load_message, long_poll, new_delivery_token, report_dead)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ POLL_SECONDS = 0.5  # long-poll re-check when pub/sub is silent: leases that ran
 CONNECT_TIMEOUT = 1.0
 COMMAND_TIMEOUT = 5.0
 MAX_CONNECTIONS = 64  # per process; more concurrent callers wait for a free connection
+DEAD_BATCH = 500  # dead letters moved per script call
 
 
 def _where(url: str) -> str:
@@ -49,7 +51,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{port}{parts.path or '/0'}"
 
 
-class _RedisStore:
+class RedisBase:
     """Connection, error mapping and scripts common to the Redis queue and ledger."""
 
     def __init__(self, client: Redis, where: str, namespace: str) -> None:
@@ -101,14 +103,15 @@ class _RedisStore:
             await self._redis.aclose()
 
 
-class RedisQueue(_RedisStore):
+class RedisQueue(SingleForms, RedisBase):
     """The message queue on Redis. Open with `await RedisQueue.open(url, dedup_ttl=…, namespace=…)`."""
 
-    def __init__(self, client: Redis, where: str, namespace: str, dedup_ttl: float) -> None:
+    def __init__(self, client: Redis, where: str, namespace: str, dedup_ttl: float, max_attempts: int) -> None:
         super().__init__(client, where, namespace)
         self._dedup_ms = max(1, int(dedup_ttl * 1000))
+        self._max_attempts = max_attempts
         p = self._prefix
-        self._seq, self._leased, self._meta = p + "q:seq", p + "q:leased", p + "q:meta"
+        self._seq, self._leased, self._meta, self._dead = p + "q:seq", p + "q:leased", p + "q:meta", p + "q:dead"
         self._lanes = {LANE_RECALL: p + "q:lane:recall", LANE_NORMAL: p + "q:lane:normal"}
         self._msg_prefix, self._channel = p + "q:m:", p + "q:wake"
         self._topic = f"redis-queue:{id(self)}"
@@ -117,10 +120,11 @@ class RedisQueue(_RedisStore):
         self._first_try = asyncio.Event()  # the listener's first subscribe attempt is over, either way
 
     @classmethod
-    async def open(cls, url: str, *, dedup_ttl: float, namespace: str = "larkdou") -> "RedisQueue":
+    async def open(cls, url: str, *, dedup_ttl: float, namespace: str = "larkdou",
+                   max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> "RedisQueue":
         """Connect to the Redis at `url`; StoreError when it cannot be reached."""
         client, where = await cls._connect(url)
-        return cls(client, where, namespace, dedup_ttl)
+        return cls(client, where, namespace, dedup_ttl, max_attempts)
 
     async def enqueue(self, msg: Message, dedup_keys: Sequence[str]) -> bool:
         keys = [self._seq, self._lanes[msg.lane]]
@@ -129,34 +133,78 @@ class RedisQueue(_RedisStore):
                                  [self._msg_prefix, self._dedup_ms, dump_message(msg), msg.lane, self._channel])
         return bool(seq)
 
-    async def lease(self, lease_seconds: float, wait: float = 0.0, *,
-                    recall_only: bool = False) -> Delivery | None:
+    async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
+                         recall_only: bool = False) -> list[Delivery]:
         if wait > 0:
             await self._listen()
         lanes = 1 if recall_only else 2
-        return await long_poll(self._topic, lambda: self._lease_once(lease_seconds, lanes), wait, POLL_SECONDS)
+        got = await long_poll(self._topic, lambda: self._lease_once(max(1, n), lease_seconds, lanes), wait,
+                              POLL_SECONDS)
+        return got or []
 
-    async def _lease_once(self, lease_seconds: float, lanes: int) -> Delivery | None:
-        found = await self._script(lua.LEASE, self._lane_keys(),
-                                   [self._msg_prefix, max(1, int(lease_seconds * 1000)), secrets.token_hex(8), lanes])
-        if not found:
-            return None
-        delivery_id, body, attempts = found
-        return Delivery(delivery_id, load_message(body), int(attempts))
+    async def _lease_once(self, n: int, lease_seconds: float, lanes: int) -> list[Delivery] | None:
+        found = await self._script(lua.LEASE, self._state_keys(),
+                                   [*self._reclaim_args(), max(1, int(lease_seconds * 1000)), new_delivery_token(),
+                                    lanes, n])
+        report_dead(int(found[0]))
+        return [Delivery(found[i], load_message(found[i + 1]), int(found[i + 2]))
+                for i in range(1, len(found), 3)] or None
 
-    def _lane_keys(self) -> list[str]:
-        return [self._lanes[LANE_RECALL], self._lanes[LANE_NORMAL], self._leased]
+    def _state_keys(self) -> list[str]:
+        return [self._lanes[LANE_RECALL], self._lanes[LANE_NORMAL], self._leased, self._dead]
 
-    async def ack(self, delivery_id: str) -> bool:
-        seq = delivery_seq(delivery_id)
-        if seq is None:
-            return False
-        done = await self._script(lua.ACK, [self._msg_prefix + str(seq), self._leased], [delivery_id, seq])
-        return bool(done)
+    def _reclaim_args(self) -> list[str | int]:
+        return [self._msg_prefix, self._max_attempts]
+
+    async def ack_many(self, delivery_ids: Sequence[str]) -> list[bool]:
+        return await self._per_lease(lua.ACK, delivery_ids, [])
+
+    async def extend(self, delivery_ids: Sequence[str], seconds: float) -> list[bool]:
+        return await self._per_lease(lua.EXTEND, delivery_ids, [max(1, int(seconds * 1000))])
+
+    async def _per_lease(self, script: str, delivery_ids: Sequence[str], args: list[int]) -> list[bool]:
+        """Run `script` on the well-formed ids among `delivery_ids`; one bool per id (False when malformed)."""
+        valid = [d for d in delivery_ids if delivery_seq(d) is not None]
+        done = iter(await self._script(script, [self._leased], [self._msg_prefix, *args, *valid]) if valid else [])
+        return [delivery_seq(d) is not None and bool(next(done)) for d in delivery_ids]
 
     async def depth(self) -> dict[str, int]:
-        recall, normal, leased = await self._script(lua.DEPTH, self._lane_keys(), [self._msg_prefix])
+        died, recall, normal, leased, _ = await self._script(lua.DEPTH, self._state_keys(), self._reclaim_args())
+        report_dead(int(died))
         return {LANE_RECALL: int(recall), LANE_NORMAL: int(normal), "leased": int(leased)}
+
+    # ---- the dead-letter list -----------------------------------------------------------------
+    async def dead_count(self) -> int:
+        died, *_, dead = await self._script(lua.DEPTH, self._state_keys(), self._reclaim_args())
+        report_dead(int(died))
+        return int(dead)
+
+    async def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        if limit <= 0:
+            return []
+        flat = await self._script(lua.DEAD_LIST, self._state_keys(), [*self._reclaim_args(), limit])
+        report_dead(int(flat[0]))
+        return [DeadLetter(flat[i], load_message(flat[i + 1]), int(flat[i + 2] or 0), int(float(flat[i + 3])))
+                for i in range(1, len(flat), 4)]
+
+    async def retry_dead(self, ids: Sequence[str] | None) -> list[str]:
+        keys = [self._lanes[LANE_RECALL], self._lanes[LANE_NORMAL], self._dead]
+        return await self._dead_move(lua.RETRY_DEAD, keys, [self._msg_prefix, self._channel], ids)
+
+    async def drop_dead(self, ids: Sequence[str] | None) -> list[str]:
+        return await self._dead_move(lua.DROP_DEAD, [self._dead], [self._msg_prefix], ids)
+
+    async def _dead_move(self, script: str, keys: list[str], args: list[str], ids: Sequence[str] | None) -> list[str]:
+        """Run `script` on the named dead letters (all of them with None), a bounded batch per call."""
+        if ids is None:
+            with self._errors():
+                seqs: list[int | str] = list(await self._redis.zrange(self._dead, 0, -1))
+        else:
+            seqs = list(dead_seqs(ids))
+        found: list[str] = []
+        for start in range(0, len(seqs), DEAD_BATCH):
+            found += await self._script(script, keys, [*args, *seqs[start:start + DEAD_BATCH]])
+        return found
 
     async def get_meta(self, key: str) -> str | None:
         with self._errors():
@@ -212,60 +260,3 @@ class RedisQueue(_RedisStore):
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
-
-
-class RedisLedger(_RedisStore):
-    """The sent-message ledger on Redis, shared by every assistant on it.
-
-    Open with `await RedisLedger.open(url, namespace=…)`; records expire `retention` seconds after they
-    were recorded (a week by default).
-    """
-
-    def __init__(self, client: Redis, where: str, namespace: str, retention: float) -> None:
-        super().__init__(client, where, namespace)
-        self._retention = max(1, int(retention))
-        p = self._prefix
-        self._rec, self._chat, self._src, self._mark = p + "l:m:", p + "l:chat:", p + "l:src:", p + "l:mark:"
-
-    @classmethod
-    async def open(cls, url: str, *, namespace: str = "larkdou",
-                   retention: float = LEDGER_RETENTION) -> "RedisLedger":
-        """Connect to the Redis at `url`; StoreError when it cannot be reached."""
-        client, where = await cls._connect(url)
-        return cls(client, where, namespace, retention)
-
-    async def record_sent(self, sent: SentMessage) -> None:
-        keys = [self._rec + sent.message_id, self._chat + sent.chat_id, self._src + sent.source_msg_id]
-        args = [sent.message_id, sent.chat_id, sent.source_msg_id, sent.sent_at_ms or now_ms(), self._retention]
-        await self._script(lua.RECORD_SENT, keys, args)
-
-    async def sent_in_chat(self, chat_id: str) -> list[SentMessage]:
-        return await self._list(self._chat + chat_id)
-
-    async def sent_for_source(self, source_msg_id: str) -> list[SentMessage]:
-        if not source_msg_id:
-            return []
-        return await self._list(self._src + source_msg_id)
-
-    async def find_sent(self, message_id: str) -> SentMessage | None:
-        if not message_id:
-            return None
-        with self._errors():
-            chat_id, source, at = await self._redis.hmget(self._rec + message_id, "chat_id", "source_msg_id",
-                                                          "sent_at_ms")
-        return None if chat_id is None else SentMessage(message_id, chat_id, source or "", int(at or 0))
-
-    async def _list(self, key: str) -> list[SentMessage]:
-        flat = await self._script(lua.LIST_SENT, [key], [self._rec])
-        return [SentMessage(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3])) for i in range(0, len(flat), 4)]
-
-    async def mark_recalled(self, message_id: str) -> None:
-        await self._script(lua.MARK_RECALLED, [self._rec + message_id], [self._chat, message_id])
-
-    async def set_recall_mark(self, chat_id: str, ts_ms: int) -> None:
-        await self._script(lua.SET_RECALL_MARK, [self._mark + chat_id], [int(ts_ms), self._retention])
-
-    async def recall_mark(self, chat_id: str) -> int:
-        with self._errors():
-            value = await self._redis.get(self._mark + chat_id)
-        return int(value) if value else 0

@@ -1,4 +1,4 @@
-"""The Lua scripts of the Redis store: each multi-key change runs as one atomic script.
+"""The Lua scripts of the Redis queue: each multi-key change runs as one atomic script.
 
 Queue keys (under the namespace prefix `{ns}:`; the braces make a Redis Cluster hash tag, so every key
 of one namespace lives in one slot):
@@ -6,34 +6,55 @@ of one namespace lives in one slot):
   q:lane:<lane>       sorted set per lane, member = score = arrival number
   q:m:<seq>           hash: body, lane, attempts, delivery (the live delivery id)
   q:leased            sorted set: member = arrival number, score = lease expiry (ms, Redis server clock)
+  q:dead              sorted set: the dead-letter list, member = arrival number, score = when it died (ms)
   q:d:<dedup key>     "1" with a TTL
   q:meta              hash for get_meta / set_meta
   q:wake              pub/sub channel: an enqueue publishes, long-polling consumers listen
-Ledger keys:
-  l:m:<message_id>    hash: chat_id, source_msg_id, sent_at_ms, recalled (expires after the retention)
-  l:chat:<chat_id>    sorted set of not-yet-recalled bot message ids by sent_at_ms
-  l:src:<source id>   sorted set of bot message ids sent in answer to that message
-  l:mark:<chat_id>    the chat's recall mark (ms)
-Times come from the Redis server clock, so several hosts agree on when a lease ran out.
+A message's hash lives until it is acked or dropped; it is in exactly one of the lanes, q:leased or
+q:dead at any time. Times come from the Redis server clock, so several hosts agree on when a lease ran
+out. The ledger's keys and scripts are in `redis_ledger`.
 """
 
 from __future__ import annotations
 
-# KEYS[1] recall lane, KEYS[2] normal lane, KEYS[3] leased; ARGV[1] message key prefix
-_RECLAIM = """
+_NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS[1] recall lane, KEYS[2] normal lane, KEYS[3] leased, KEYS[4] dead
+# ARGV[1] message key prefix, ARGV[2] max attempts. Leaves `died` (how many went to q:dead).
+_RECLAIM = _NOW + """
+local died = 0
 local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
 for _, seq in ipairs(expired) do
   local h = ARGV[1] .. seq
-  local lane = redis.call('HGET', h, 'lane')
+  local state = redis.call('HMGET', h, 'lane', 'attempts')
   redis.call('ZREM', KEYS[3], seq)
   redis.call('HDEL', h, 'delivery')
-  if lane == 'recall' then
+  if state[1] and tonumber(state[2] or '0') >= tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[4], now, seq)
+    died = died + 1
+  elseif state[1] == 'recall' then
     redis.call('ZADD', KEYS[1], seq, seq)
-  elseif lane then
+  elseif state[1] then
     redis.call('ZADD', KEYS[2], seq, seq)
   end
+end
+"""
+
+# A live lease: the message's delivery id is `id` and its lease has not run out. Returns its seq or nil.
+_LIVE = """
+local function live(prefix, leased, id)
+  local seq = string.match(id, '^(%d+)%.')
+  if not seq or redis.call('HGET', prefix .. seq, 'delivery') ~= id then
+    return nil
+  end
+  local expiry = redis.call('ZSCORE', leased, seq)
+  if not expiry or tonumber(expiry) <= now then
+    return nil
+  end
+  return seq
 end
 """
 
@@ -53,97 +74,115 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return seq
 """
 
-# KEYS as _RECLAIM; ARGV[1] message key prefix, ARGV[2] lease ms, ARGV[3] random part of the delivery id,
-# ARGV[4] how many lanes to look at: 1 = the recall lane only, 2 = recall then normal
+# KEYS as _RECLAIM; ARGV[1], ARGV[2] as _RECLAIM, ARGV[3] lease ms, ARGV[4] random part of the delivery
+# ids, ARGV[5] how many lanes to look at (1 = the recall lane only, 2 = recall then normal), ARGV[6] how
+# many messages at most. Returns {died, delivery id, body, attempts, delivery id, body, attempts, ...}.
 LEASE = _RECLAIM + """
-for i = 1, tonumber(ARGV[4]) do
-  local head = redis.call('ZPOPMIN', KEYS[i])
-  if head[1] then
-    local seq = head[1]
+local out = {died}
+local want = tonumber(ARGV[6])
+for i = 1, tonumber(ARGV[5]) do
+  if want <= 0 then
+    break
+  end
+  local heads = redis.call('ZPOPMIN', KEYS[i], want)
+  for j = 1, #heads, 2 do
+    local seq = heads[j]
     local h = ARGV[1] .. seq
     local attempts = redis.call('HINCRBY', h, 'attempts', 1)
-    local delivery = seq .. '.' .. ARGV[3]
+    local delivery = seq .. '.' .. ARGV[4]
     redis.call('HSET', h, 'delivery', delivery)
-    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), seq)
-    return {delivery, redis.call('HGET', h, 'body'), attempts}
-  end
-end
-return false
-"""
-
-# KEYS as _RECLAIM; ARGV[1] message key prefix
-DEPTH = _RECLAIM + """
-return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}
-"""
-
-# KEYS[1] message hash, KEYS[2] leased; ARGV[1] delivery id, ARGV[2] seq
-ACK = """
-if redis.call('HGET', KEYS[1], 'delivery') ~= ARGV[1] then
-  return 0
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expiry = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if not expiry or tonumber(expiry) <= now then
-  return 0
-end
-redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-# KEYS[1] record hash, KEYS[2] chat set, KEYS[3] source set
-# ARGV[1] message id, ARGV[2] chat id, ARGV[3] source id, ARGV[4] sent_at_ms, ARGV[5] retention s
-RECORD_SENT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'chat_id', ARGV[2], 'source_msg_id', ARGV[3], 'sent_at_ms', ARGV[4], 'recalled', 0)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
-end
-return 1
-"""
-
-# KEYS[1] a sorted set of bot message ids; ARGV[1] record key prefix
-# Returns {id, chat_id, source_msg_id, sent_at_ms, ...}, oldest first; drops ids whose record expired.
-LIST_SENT = """
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local rec = redis.call('HMGET', ARGV[1] .. id, 'chat_id', 'source_msg_id', 'sent_at_ms')
-  if rec[1] then
-    table.insert(out, id)
-    table.insert(out, rec[1])
-    table.insert(out, rec[2])
-    table.insert(out, rec[3])
-  else
-    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), seq)
+    table.insert(out, delivery)
+    table.insert(out, redis.call('HGET', h, 'body'))
+    table.insert(out, attempts)
+    want = want - 1
   end
 end
 return out
 """
 
-# KEYS[1] record hash; ARGV[1] chat set prefix, ARGV[2] message id
-MARK_RECALLED = """
-local chat = redis.call('HGET', KEYS[1], 'chat_id')
-if chat then
-  redis.call('ZREM', ARGV[1] .. chat, ARGV[2])
-  redis.call('HSET', KEYS[1], 'recalled', 1)
-end
-return 0
+# KEYS and ARGV as _RECLAIM. Returns {died, recall, normal, leased, dead}.
+DEPTH = _RECLAIM + """
+return {died, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+        redis.call('ZCARD', KEYS[4])}
 """
 
-# KEYS[1] mark key; ARGV[1] ts_ms, ARGV[2] retention s
-SET_RECALL_MARK = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-else
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+# KEYS[1] leased; ARGV[1] message key prefix, ARGV[2..] delivery ids. Returns one 0/1 per id.
+ACK = _NOW + _LIVE + """
+local out = {}
+for i = 2, #ARGV do
+  local seq = live(ARGV[1], KEYS[1], ARGV[i])
+  if seq then
+    redis.call('ZREM', KEYS[1], seq)
+    redis.call('DEL', ARGV[1] .. seq)
+  end
+  table.insert(out, seq and 1 or 0)
 end
-return 0
+return out
+"""
+
+# KEYS[1] leased; ARGV[1] message key prefix, ARGV[2] extension ms, ARGV[3..] delivery ids.
+# Returns one 0/1 per id.
+EXTEND = _NOW + _LIVE + """
+local out = {}
+for i = 3, #ARGV do
+  local seq = live(ARGV[1], KEYS[1], ARGV[i])
+  if seq then
+    redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), seq)
+  end
+  table.insert(out, seq and 1 or 0)
+end
+return out
+"""
+
+# KEYS and ARGV[1..2] as _RECLAIM, ARGV[3] how many at most.
+# Returns {died, seq, body, attempts, died_at_ms, ...}, oldest death first.
+DEAD_LIST = _RECLAIM + """
+local out = {died}
+local dead = redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
+for i = 1, #dead, 2 do
+  local rec = redis.call('HMGET', ARGV[1] .. dead[i], 'body', 'attempts')
+  if rec[1] then
+    table.insert(out, dead[i])
+    table.insert(out, rec[1])
+    table.insert(out, rec[2])
+    table.insert(out, dead[i + 1])
+  end
+end
+return out
+"""
+
+# KEYS[1] recall lane, KEYS[2] normal lane, KEYS[3] dead; ARGV[1] message key prefix, ARGV[2] wake
+# channel, ARGV[3..] seqs. Puts each dead letter back into its lane with no attempts; returns those found.
+RETRY_DEAD = """
+local out = {}
+for i = 3, #ARGV do
+  local seq = ARGV[i]
+  if redis.call('ZREM', KEYS[3], seq) == 1 then
+    local h = ARGV[1] .. seq
+    redis.call('HSET', h, 'attempts', 0)
+    if redis.call('HGET', h, 'lane') == 'recall' then
+      redis.call('ZADD', KEYS[1], seq, seq)
+    else
+      redis.call('ZADD', KEYS[2], seq, seq)
+    end
+    table.insert(out, seq)
+  end
+end
+if #out > 0 then
+  redis.call('PUBLISH', ARGV[2], 'retry')
+end
+return out
+"""
+
+# KEYS[1] dead; ARGV[1] message key prefix, ARGV[2..] seqs. Deletes each dead letter; returns those found.
+DROP_DEAD = """
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    redis.call('DEL', ARGV[1] .. ARGV[i])
+    table.insert(out, ARGV[i])
+  end
+end
+return out
 """

@@ -24,6 +24,20 @@ from larkdou.errors import StoreError
 T = TypeVar("T")
 MAX_BATCH = 512  # jobs per transaction
 BUSY_TIMEOUT_MS = 5000  # another process holding the write lock
+SWEEP_EVERY = 60.0  # seconds between periodic sweeps of expired rows
+
+
+class Sweeper:
+    """Says when a periodic cleanup is due: at most once per `SWEEP_EVERY` seconds."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def due(self, now: float) -> bool:
+        if now - self._last < SWEEP_EVERY:
+            return False
+        self._last = now
+        return True
 
 
 @dataclass
@@ -52,9 +66,11 @@ def _store_error(exc: BaseException, path: str) -> StoreError:
 class SqliteDB:
     """A SQLite file in WAL mode owned by one worker thread. Use `await SqliteDB.open(path, schema)`."""
 
-    def __init__(self, path: str, schema: str) -> None:
+    def __init__(self, path: str, schema: str,
+                 upgrade: Callable[[sqlite3.Connection], None] | None = None) -> None:
         self.path = path
         self._schema = schema
+        self._upgrade = upgrade
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._main, name=f"sqlite:{Path(path).name}", daemon=True)
@@ -62,15 +78,17 @@ class SqliteDB:
         self._ready: _Job | None = None
 
     @classmethod
-    async def open(cls, path: str, schema: str) -> "SqliteDB":
-        """Create the parent folder and the file if needed, switch to WAL and apply `schema`."""
+    async def open(cls, path: str, schema: str,
+                   upgrade: Callable[[sqlite3.Connection], None] | None = None) -> "SqliteDB":
+        """Create the parent folder and the file if needed, switch to WAL and apply `schema`, then
+        `upgrade(conn)` (brings a file written by an older version up to date)."""
         if not path or path == ":memory:":
             raise StoreError("sqlite store needs a file path, e.g. sqlite:///workdir/gateway.db")
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"sqlite store {path}: cannot create its folder: {exc.strerror or exc}") from exc
-        db = cls(path, schema)
+        db = cls(path, schema, upgrade)
         loop = asyncio.get_running_loop()
         db._ready = _Job(lambda _: None, loop, loop.create_future())
         db._thread.start()
@@ -90,6 +108,8 @@ class SqliteDB:
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode is {mode})")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(self._schema)
+            if self._upgrade is not None:
+                self._upgrade(conn)
         except BaseException:
             conn.close()
             raise

@@ -21,7 +21,8 @@ APP_SECRET = "test-app-secret"
 
 
 def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger: str = "",
-                 gateway_store: str = "", lease: float = 30.0, **assistant: Any) -> dict[str, Any]:
+                 gateway_store: str = "", lease: float = 30.0, max_attempts: int = 5,
+                 lark: dict[str, Any] | None = None, **assistant: Any) -> dict[str, Any]:
     """The config (as a TOML-ready dict) shared by the sandbox, the gateway and the assistant."""
     recall_allow = assistant.pop("recall_allow", [])
     return {
@@ -31,10 +32,11 @@ def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger
                            "verification_token": VERIFICATION_TOKEN, "recall_allow": recall_allow},
         },
         "gateway": {"host": "127.0.0.1", "port": gateway_port, "fetch_token": FETCH_TOKEN, "fetch_wait": 1.0,
-                    "lease_seconds": lease, "store": gateway_store or f"sqlite:///{tmp_path / 'gateway.db'}"},
+                    "lease_seconds": lease, "max_attempts": max_attempts,
+                    "store": gateway_store or f"sqlite:///{tmp_path / 'gateway.db'}"},
         "assistant": {"host": "127.0.0.1", "work_dir": str(tmp_path), "fetch_wait": 1.0,
                       "store": ledger or f"sqlite:///{tmp_path / 'assistant.db'}", **assistant},
-        "lark": {"domain": f"http://127.0.0.1:{sandbox_port}"},
+        "lark": {"domain": f"http://127.0.0.1:{sandbox_port}", **(lark or {})},
         "sandbox": {"host": "127.0.0.1", "port": sandbox_port},
     }
 

@@ -16,7 +16,7 @@ from larkdou.errors import (
     NotOwnMessageError,
     RecallWindowError,
 )
-from larkdou.lark.codes import error_for
+from larkdou.lark.codes import error_for, is_transient
 
 
 def answer(status: int, body: dict[str, Any] | None, **headers: str) -> LarkAPIError | None:
@@ -85,3 +85,14 @@ def test_log_id_falls_back_to_the_header() -> None:
 def test_malformed_answers_are_errors_not_successes(status: int, body: dict[str, Any] | None) -> None:
     err = answer(status, body)
     assert isinstance(err, LarkAPIError) and err.code == -1
+
+
+@pytest.mark.parametrize(("status", "code", "transient"), [
+    (500, 2200, True), (503, -1, True), (429, 99991400, True), (400, 230020, True),  # server, rate limits
+    (400, 99991663, True), (401, 99991543, True),  # the app's token or credentials: fixable, try again
+    (400, 230009, False), (400, 230026, False), (400, 230011, False), (400, 231003, False),
+    (400, 230001, False), (400, 230002, False), (403, 99991672, False),  # refused for good
+])
+def test_one_rule_says_which_failures_are_worth_another_try(status: int, code: int, transient: bool) -> None:
+    exc = answer(status, {"code": code, "msg": "x"})
+    assert exc is not None and is_transient(exc) is transient
