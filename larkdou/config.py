@@ -72,6 +72,7 @@ class AssistantConfig(_Section):
     concurrency: int = Field(8, ge=1)  # chats answered at the same time
     fetch_wait: float = Field(20.0, ge=0, le=300)
     recall_concurrency: int = Field(10, ge=1)
+    drain_seconds: float = Field(20.0, ge=0, le=3600)  # on SIGTERM: time for answers in flight to finish
 
 
 class LarkConfig(_Section):

@@ -3,16 +3,23 @@
 The SDK's client blocks in `start()`, has no `stop()` and runs on an asyncio loop captured when its
 module is imported. So each `LongConnection` runs one client in a daemon thread with that thread's
 own loop, and hands every event's exact JSON payload to the ingest coroutine on the application's
-loop. The SDK acks an event when our handler returns, so the handler waits (at most
-`INGEST_TIMEOUT`, inside Lark's 3 s) until the message is durably stored: a store failure becomes
-ack `{"code":500}` and Lark delivers the event again. Nothing is lost, and dedup stops doubles.
+loop. Lark wants each event acked within 3 s; the ack says whether the message is durably stored
+(at most `INGEST_TIMEOUT`): a store failure becomes ack `{"code":500}` and Lark delivers the event
+again. Nothing is lost, and dedup stops doubles.
+
+The SDK calls a synchronous handler inside its frame handler, so a handler that waits for the store
+stalls the thread's whole loop: pings, other events, reconnects. Instead the client here overrides
+the data-frame handler: it awaits the ingest (scheduled on the application's loop) and then writes the
+ack frame itself, exactly as the SDK would. That, the thread-local `loop` and the first-connect retry
+rely on SDK internals (`SDK_INTERNALS`), checked when the SDK is first loaded: a version without them
+fails at once, naming what is missing, rather than misbehaving. Tested with lark-oapi 1.7.5.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
+import inspect
 import json
 import logging
 import re
@@ -64,13 +71,50 @@ class _ThreadLoop:
 
 _sdk_lock = threading.Lock()
 
+# What this module uses of `lark_oapi.ws.client` beyond its public surface (lark-oapi 1.7.5).
+SDK_INTERNALS = {
+    "module": ("loop", "Client", "ClientException", "JSON", "MessageType", "Response", "_get_by_key",
+               "HEADER_MESSAGE_ID", "HEADER_SUM", "HEADER_SEQ", "HEADER_TYPE", "HEADER_BIZ_RT", "UTF_8"),
+    "Client": ("start", "_connect", "_handle_data_frame", "_combine", "_write_message"),
+    "Client()": ("_conn", "_reconnect_nonce", "_reconnect_interval", "on_reconnecting"),
+}
+SDK_SIGNATURES = {"_handle_data_frame": ["self", "frame"], "_combine": ["self", "msg_id", "sum_", "seq", "bs"]}
+
+
+def sdk_problems(ws_client: Any) -> list[str]:
+    """The SDK internals this module relies on that `ws_client` (the `lark_oapi.ws.client` module)
+    lacks or has changed, e.g. ["Client._combine: missing"]; [] when all is as expected."""
+    problems = [f"{name}: missing" for name in SDK_INTERNALS["module"] if not hasattr(ws_client, name)]
+    client = getattr(ws_client, "Client", None)
+    if client is None:
+        return problems
+    problems += [f"Client.{name}: missing" for name in SDK_INTERNALS["Client"] if not hasattr(client, name)]
+    for name, params in SDK_SIGNATURES.items():
+        method = getattr(client, name, None)
+        if method is not None and list(inspect.signature(method).parameters) != params:
+            problems.append(f"Client.{name}: parameters changed to {list(inspect.signature(method).parameters)}")
+    try:
+        instance = client("cli_check", "check")
+    except Exception as exc:  # a changed constructor is a problem like any other
+        return problems + [f"Client(app_id, app_secret): {type(exc).__name__}: {exc}"]
+    problems += [f"Client().{name}: missing" for name in SDK_INTERNALS["Client()"] if not hasattr(instance, name)]
+    return problems
+
 
 def _sdk() -> Any:
-    """Import the SDK's ws client once and make it thread-safe as described above."""
+    """Import the SDK's ws client once, check the internals used here, and make it thread-safe as
+    described above. Raises RuntimeError naming what a changed SDK lacks."""
     with _sdk_lock:
         from lark_oapi.ws import client as ws_client
 
         if not isinstance(ws_client.loop, _ThreadLoop):
+            problems = sdk_problems(ws_client)
+            if problems:
+                from importlib.metadata import version
+
+                raise RuntimeError(f"lark-oapi {version('lark-oapi')} lacks what larkdou's long connection uses "
+                                   f"({'; '.join(problems)}); install the tested version: pip install "
+                                   "'lark-oapi==1.7.5'")
             ws_client.loop = _ThreadLoop()
             sdk_log = logging.getLogger("Lark")
             for handler in list(sdk_log.handlers):  # its own stdout handler: use ours (and their scrubbing)
@@ -94,20 +138,10 @@ class LongConnMetrics:
                               "by outcome", ["outcome"], registry=self.registry)
 
 
-class _Handler:
-    """What the SDK's ws client calls for every event: `_do_without_validation(payload)` with the
-    exact payload bytes (SDK 1.7.5). Returning None acks `{"code":200}`; raising acks 500."""
-
-    def __init__(self, conn: "LongConnection"):
-        self._conn = conn
-
-    def _do_without_validation(self, payload: bytes) -> None:
-        self._conn._handle(payload)
-
-
 def _client_class(ws_client: Any) -> type:
     class Client(ws_client.Client):  # type: ignore[misc, name-defined]
-        """The SDK client, reporting each connect attempt to its `LongConnection`."""
+        """The SDK client, reporting each connect attempt to its `LongConnection`, and acking events
+        once they are stored without blocking its loop."""
 
         def __init__(self, *args: Any, owner: "LongConnection", **kw: Any):
             super().__init__(*args, **kw)
@@ -128,6 +162,28 @@ def _client_class(ws_client: Any) -> type:
                 self._owner._connect_failed(exc)
                 raise
             self._owner._up()
+
+        async def _handle_data_frame(self, frame: Any) -> None:
+            """The SDK's handler (1.7.5) with the event handed over by `await`: put the fragments
+            together, store the event, ack with its outcome. Other data frames (cards) get no ack,
+            as in the SDK."""
+            get = ws_client._get_by_key
+            headers = frame.headers
+            payload = frame.payload
+            parts = int(get(headers, ws_client.HEADER_SUM))
+            if parts > 1:
+                payload = self._combine(get(headers, ws_client.HEADER_MESSAGE_ID), parts,
+                                        int(get(headers, ws_client.HEADER_SEQ)), payload)
+                if payload is None:
+                    return
+            if get(headers, ws_client.HEADER_TYPE) != ws_client.MessageType.EVENT.value:
+                return
+            started = time.monotonic()
+            code = await self._owner._store(payload)
+            header = headers.add()
+            header.key, header.value = ws_client.HEADER_BIZ_RT, str(int((time.monotonic() - started) * 1000))
+            frame.payload = ws_client.JSON.marshal(ws_client.Response(code=code)).encode(ws_client.UTF_8)
+            await self._write_message(frame.SerializeToString())
 
     return Client
 
@@ -177,8 +233,7 @@ class LongConnection:
             ws_client = _sdk()
             if self._stopping.is_set():
                 return
-            client = _client_class(ws_client)(
-                self._app_id, self._app_secret, event_handler=_Handler(self), domain=self._domain, owner=self)
+            client = _client_class(ws_client)(self._app_id, self._app_secret, domain=self._domain, owner=self)
             log.info("long connection: connecting via %s", self._domain)
             client.start()
         except asyncio.CancelledError:
@@ -235,6 +290,10 @@ class LongConnection:
                     "connected_since": self._since, "disconnects": self._disconnects,
                     "reconnects": self._reconnects, "events": self._events, "last_error": self._last_error}
 
+    def health(self) -> dict[str, Any]:
+        """`status()` for larkdou.health: "ok" while connected."""
+        return {**self.status(), "ok": self.connected}
+
     def _set_state(self, state: str) -> None:
         with self._lock:
             self._state = state
@@ -285,7 +344,10 @@ class LongConnection:
         with self._lock:
             self._events += 1
 
-    def _handle(self, payload: bytes) -> None:
+    async def _store(self, payload: bytes) -> int:
+        """Hand one event to `ingest` on the application's loop and wait for it without blocking
+        this thread's loop; the ack code: 200 (stored, a duplicate, or malformed: redelivery cannot
+        fix that), 500 (not stored in time or the store failed: Lark delivers it again)."""
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
@@ -293,27 +355,33 @@ class LongConnection:
         if not isinstance(data, dict):
             self._count("rejected")
             log.error("long connection: dropped an event that is not a JSON object (%d bytes)", len(payload))
-            return
+            return 200
         ctx = _context(data)
-        future = asyncio.run_coroutine_threadsafe(self._ingest(data), self._app_loop)
         try:
-            outcome = future.result(timeout=self.ingest_timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            future = asyncio.run_coroutine_threadsafe(self._ingest(data), self._app_loop)
+            async with asyncio.timeout(self.ingest_timeout):
+                outcome = await asyncio.wrap_future(future)
+        except TimeoutError:
             self._count("timeout")
             log.error("long connection: %s not stored within %.1f s; ack 500 so Lark redelivers",
                       ctx, self.ingest_timeout)
-            raise StoreError("event not stored in time") from None
+            return 500
         except EventError as exc:
-            self._count("rejected")  # redelivery cannot fix a malformed event
+            self._count("rejected")
             log.error("long connection: dropped malformed event %s: %s", ctx, exc)
-            return
+            return 200
         except StoreError as exc:
             self._count("store_error")
             log.error("long connection: store unavailable for %s (%s); ack 500 so Lark redelivers", ctx, exc)
-            raise
+            return 500
+        except Exception as exc:  # e.g. the application's loop is closed: not stored, say so
+            self._count("error")
+            log.error("long connection: %s not stored (%s: %s); ack 500 so Lark redelivers",
+                      ctx, type(exc).__name__, exc)
+            return 500
         self._count(outcome)
         log.debug("long connection: %s %s", outcome, ctx)
+        return 200
 
 
 def _context(data: dict[str, Any]) -> str:
