@@ -73,7 +73,7 @@ class Health:
     # ---- the report -------------------------------------------------------------------------------
     async def check(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) for `/healthz`."""
-        names = list(self._deps)
+        names = [name for name in self._deps if name not in self._waiting]
         states = await asyncio.gather(*(self._state(name, self._deps[name]) for name in names))
         deps = dict(zip(names, states))
         for name, why in self._waiting.items():

@@ -154,11 +154,13 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         async def open_ledger_once() -> Ledger:
             ledger = await open_ledger(settings.assistant_store_url)
             stack.push_async_callback(ledger.close)
+            health.probe("store", ledger.ping)
             return ledger
 
         async def open_queue_once() -> Queue:
             queue = await open_gateway_queue(settings)
             stack.push_async_callback(queue.close)
+            health.probe("queue", queue.ping)
             return queue
 
         waits: list[Awaitable[Any]] = [
@@ -171,10 +173,8 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
                                    open_queue_once, (StoreError,)))
         bot_open_id, ledger, *rest = await _all(*waits)
         queue: Queue | None = rest[0] if rest else None
-        health.probe("store", ledger.ping)
         source: Source
         if queue is not None:
-            health.probe("queue", queue.ping)
             await queue.set_meta(BOT_OPEN_ID_META, bot_open_id)
             source = QueueSource(queue, wait=settings.assistant.fetch_wait, lease=settings.gateway.lease_seconds)
         else:
