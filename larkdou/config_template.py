@@ -41,6 +41,7 @@ port = 8888
 store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://…
 work_dir = "workdir"
 concurrency = 8               # chats answered at the same time
+drain_seconds = 20            # on SIGTERM: time for answers in flight to finish before exiting
 
 [lark]
 domain = "https://open.feishu.cn"        # https://open.larksuite.com for Lark, or a sandbox URL

@@ -162,9 +162,10 @@ class LLMClient:
 
     def _check_failed(self, exc: openai.APIError) -> bool:
         kind, what = _failure(exc)
-        self.health.failed(kind, f"LLM {self.base_url} {what}")
-        log.warning("LLM %s (model %s) unreachable at start: %s; starting anyway, /healthz shows llm "
-                    "degraded until a request to it succeeds", self.base_url, self.model, what)
+        problem = what if kind == "refused" else f"unreachable ({what})"
+        self.health.failed(kind, f"LLM {self.base_url} {problem}")
+        log.warning("LLM %s (model %s) not usable at start: %s; starting anyway, /healthz shows llm "
+                    "degraded until a request to it succeeds", self.base_url, self.model, problem)
         return False
 
     async def aclose(self) -> None:
