@@ -7,22 +7,16 @@ loop. Lark wants each event acked within 3 s; the ack says whether the message i
 (at most `INGEST_TIMEOUT`): a store failure becomes ack `{"code":500}` and Lark delivers the event
 again. Nothing is lost, and dedup stops doubles.
 
-The SDK calls a synchronous handler inside its frame handler, so a handler that waits for the store
-stalls the thread's whole loop: pings, other events, reconnects. Instead the client here overrides
-the data-frame handler: it awaits the ingest (scheduled on the application's loop) and then writes the
-ack frame itself, exactly as the SDK would. That, the thread-local `loop` and the first-connect retry
-rely on SDK internals (`SDK_INTERNALS`), checked when the SDK is first loaded: a version without them
-fails at once, naming what is missing, rather than misbehaving. Tested with lark-oapi 1.7.5.
+Waiting for the store never blocks the client's loop (pings and other events go on meanwhile); how
+the SDK is adapted for that, and for one client per thread, is in `larkdou.lark.longconn_sdk`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
-import re
 import threading
 import time
 from typing import Any, Awaitable, Callable
@@ -32,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from larkdou.config import Settings, require
 from larkdou.errors import EventError, StoreError
 from larkdou.lark.client import LarkApp
+from larkdou.lark.longconn_sdk import cancel_all, client_class, scrub, sdk
 
 log = logging.getLogger("larkdou.longconn")
 
@@ -39,88 +34,6 @@ Ingest = Callable[[dict[str, Any]], Awaitable[str]]
 
 INGEST_TIMEOUT = 2.0  # seconds to store one event; Lark wants the ack within 3 s
 STOP_TIMEOUT = 5.0
-FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL = 2, 5  # seconds, before the server has sent its own
-_URL_QUERY = re.compile(r"(wss?://[^\s?'\"]+)\?[^\s'\"]*")  # the connect URL carries a ticket
-
-
-def _scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    text = _URL_QUERY.sub(r"\1?…", text)
-    for s in secrets:
-        if s:
-            text = text.replace(s, "******")
-    return text[:300]
-
-
-class _ScrubUrls(logging.Filter):
-    """The SDK logs its connect URL, ticket included; keep only the part before the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "ws" in record.msg:
-            record.msg = _scrub(record.getMessage())
-            record.args = None
-        return True
-
-
-class _ThreadLoop:
-    """Stands in for the SDK's module-level `loop`: each thread sees its own event loop, so several
-    clients (one thread each) can live in one process."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio.get_event_loop(), name)
-
-
-_sdk_lock = threading.Lock()
-
-# What this module uses of `lark_oapi.ws.client` beyond its public surface (lark-oapi 1.7.5).
-SDK_INTERNALS = {
-    "module": ("loop", "Client", "ClientException", "JSON", "MessageType", "Response", "_get_by_key",
-               "HEADER_MESSAGE_ID", "HEADER_SUM", "HEADER_SEQ", "HEADER_TYPE", "HEADER_BIZ_RT", "UTF_8"),
-    "Client": ("start", "_connect", "_handle_data_frame", "_combine", "_write_message"),
-    "Client()": ("_conn", "_reconnect_nonce", "_reconnect_interval", "on_reconnecting"),
-}
-SDK_SIGNATURES = {"_handle_data_frame": ["self", "frame"], "_combine": ["self", "msg_id", "sum_", "seq", "bs"]}
-
-
-def sdk_problems(ws_client: Any) -> list[str]:
-    """The SDK internals this module relies on that `ws_client` (the `lark_oapi.ws.client` module)
-    lacks or has changed, e.g. ["Client._combine: missing"]; [] when all is as expected."""
-    problems = [f"{name}: missing" for name in SDK_INTERNALS["module"] if not hasattr(ws_client, name)]
-    client = getattr(ws_client, "Client", None)
-    if client is None:
-        return problems
-    problems += [f"Client.{name}: missing" for name in SDK_INTERNALS["Client"] if not hasattr(client, name)]
-    for name, params in SDK_SIGNATURES.items():
-        method = getattr(client, name, None)
-        if method is not None and list(inspect.signature(method).parameters) != params:
-            problems.append(f"Client.{name}: parameters changed to {list(inspect.signature(method).parameters)}")
-    try:
-        instance = client("cli_check", "check")
-    except Exception as exc:  # a changed constructor is a problem like any other
-        return problems + [f"Client(app_id, app_secret): {type(exc).__name__}: {exc}"]
-    problems += [f"Client().{name}: missing" for name in SDK_INTERNALS["Client()"] if not hasattr(instance, name)]
-    return problems
-
-
-def _sdk() -> Any:
-    """Import the SDK's ws client once, check the internals used here, and make it thread-safe as
-    described above. Raises RuntimeError naming what a changed SDK lacks."""
-    with _sdk_lock:
-        from lark_oapi.ws import client as ws_client
-
-        if not isinstance(ws_client.loop, _ThreadLoop):
-            problems = sdk_problems(ws_client)
-            if problems:
-                from importlib.metadata import version
-
-                raise RuntimeError(f"lark-oapi {version('lark-oapi')} lacks what larkdou's long connection uses "
-                                   f"({'; '.join(problems)}); install the tested version: pip install "
-                                   "'lark-oapi==1.7.5'")
-            ws_client.loop = _ThreadLoop()
-            sdk_log = logging.getLogger("Lark")
-            for handler in list(sdk_log.handlers):  # its own stdout handler: use ours (and their scrubbing)
-                sdk_log.removeHandler(handler)
-            sdk_log.addFilter(_ScrubUrls())
-        return ws_client
 
 
 class LongConnMetrics:
@@ -136,56 +49,6 @@ class LongConnMetrics:
                                   "Long connection re-established after a loss", registry=self.registry)
         self.events = Counter("larkdou_longconn_events_total", "Events received over the long connection, "
                               "by outcome", ["outcome"], registry=self.registry)
-
-
-def _client_class(ws_client: Any) -> type:
-    class Client(ws_client.Client):  # type: ignore[misc, name-defined]
-        """The SDK client, reporting each connect attempt to its `LongConnection`, and acking events
-        once they are stored without blocking its loop."""
-
-        def __init__(self, *args: Any, owner: "LongConnection", **kw: Any):
-            super().__init__(*args, **kw)
-            self._owner = owner
-            self.on_reconnecting = owner._lost
-            # Until Lark's ClientConfig replaces them, retry a failed first connect within seconds
-            # (the SDK's local defaults wait up to 30 s, then 2 minutes between attempts).
-            self._reconnect_nonce, self._reconnect_interval = FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL
-
-        async def _connect(self) -> None:
-            try:
-                await super()._connect()
-            except ws_client.ClientException as exc:  # the SDK will not retry: stop the thread
-                self._owner._failed(exc)
-                asyncio.get_running_loop().call_soon(_cancel_all, asyncio.get_running_loop())
-                raise
-            except Exception as exc:
-                self._owner._connect_failed(exc)
-                raise
-            self._owner._up()
-
-        async def _handle_data_frame(self, frame: Any) -> None:
-            """The SDK's handler (1.7.5) with the event handed over by `await`: put the fragments
-            together, store the event, ack with its outcome. Other data frames (cards) get no ack,
-            as in the SDK."""
-            get = ws_client._get_by_key
-            headers = frame.headers
-            payload = frame.payload
-            parts = int(get(headers, ws_client.HEADER_SUM))
-            if parts > 1:
-                payload = self._combine(get(headers, ws_client.HEADER_MESSAGE_ID), parts,
-                                        int(get(headers, ws_client.HEADER_SEQ)), payload)
-                if payload is None:
-                    return
-            if get(headers, ws_client.HEADER_TYPE) != ws_client.MessageType.EVENT.value:
-                return
-            started = time.monotonic()
-            code = await self._owner._store(payload)
-            header = headers.add()
-            header.key, header.value = ws_client.HEADER_BIZ_RT, str(int((time.monotonic() - started) * 1000))
-            frame.payload = ws_client.JSON.marshal(ws_client.Response(code=code)).encode(ws_client.UTF_8)
-            await self._write_message(frame.SerializeToString())
-
-    return Client
 
 
 class LongConnection:
@@ -230,16 +93,16 @@ class LongConnection:
         self._loop = loop
         client = None
         try:
-            ws_client = _sdk()
+            ws_client = sdk()
             if self._stopping.is_set():
                 return
-            client = _client_class(ws_client)(self._app_id, self._app_secret, domain=self._domain, owner=self)
+            client = client_class(ws_client)(self._app_id, self._app_secret, domain=self._domain, owner=self)
             log.info("long connection: connecting via %s", self._domain)
             client.start()
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # the SDK gives up on client errors (bad credentials, too many connections)
-            self._failed(exc)
+            self.failed(exc)
         finally:
             self._wind_down(loop, client)
 
@@ -268,7 +131,7 @@ class LongConnection:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(_cancel_all, loop)
+                loop.call_soon_threadsafe(cancel_all, loop)
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -298,7 +161,9 @@ class LongConnection:
         with self._lock:
             self._state = state
 
-    def _up(self) -> None:
+    # ---- reports from the client (on its thread; see longconn_sdk.Owner) --------------------------
+    def connected_now(self) -> None:
+        """A connect attempt succeeded."""
         with self._lock:
             again = self._ever_connected
             self._ever_connected = True
@@ -310,7 +175,8 @@ class LongConnection:
             self.metrics.reconnects.inc()
         log.info("long connection: %s", "reconnected" if again else "connected")
 
-    def _lost(self) -> None:
+    def lost(self) -> None:
+        """The connection is gone; the SDK reconnects."""
         if self._stopping.is_set():
             return
         with self._lock:
@@ -324,14 +190,16 @@ class LongConnection:
         log.warning("long connection: lost, reconnecting")
 
     def _error_text(self, exc: BaseException) -> str:
-        return _scrub(f"{type(exc).__name__}: {exc}", (self._app_secret,))
+        return scrub(f"{type(exc).__name__}: {exc}", (self._app_secret,))
 
-    def _connect_failed(self, exc: BaseException) -> None:
+    def connect_failed(self, exc: BaseException) -> None:
+        """A connect attempt failed; the SDK tries again."""
         with self._lock:
             self._last_error = self._error_text(exc)
         log.warning("long connection: connect failed: %s", self._last_error)
 
-    def _failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException) -> None:
+        """The SDK gave up (bad credentials, too many connections, a changed SDK)."""
         with self._lock:
             self._state, self._since = "failed", None
             self._last_error = self._error_text(exc)
@@ -344,7 +212,7 @@ class LongConnection:
         with self._lock:
             self._events += 1
 
-    async def _store(self, payload: bytes) -> int:
+    async def store_event(self, payload: bytes) -> int:
         """Hand one event to `ingest` on the application's loop and wait for it without blocking
         this thread's loop; the ack code: 200 (stored, a duplicate, or malformed: redelivery cannot
         fix that), 500 (not stored in time or the store failed: Lark delivers it again)."""
@@ -390,11 +258,6 @@ def _context(data: dict[str, Any]) -> str:
     message = event.get("message") if isinstance(event.get("message"), dict) else {}
     return (f"event_id={header.get('event_id', '')} chat_id={message.get('chat_id', '')} "
             f"message_id={message.get('message_id', '')}")
-
-
-def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
 
 
 def start_long_connection(settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,

@@ -9,7 +9,8 @@ from typing import Any
 
 from larkdou.gateway.ingest import Ingestor
 from larkdou.lark.client import LarkApp
-from larkdou.lark.longconn import LongConnection, sdk_problems
+from larkdou.lark.longconn import LongConnection
+from larkdou.lark.longconn_sdk import sdk_problems
 from larkdou.store import open_queue
 from larkdou.store.base import Queue
 from tests.longconn.conftest import LcSandbox, eventually, open_sandbox
