@@ -7,6 +7,8 @@
 - A message is acked only after it is fully handled (answered, skipped or recalled). Exactly one
   answer: a message whose answer is in the ledger is skipped, and every send carries a `uuid` derived
   from the source message id, so a crash between sending and recording cannot post twice.
+- `stop()` drains: no more fetching, answers already being written and recalls get
+  `[assistant] drain_seconds` to finish and be acked, everything else is left unacked for redelivery.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class Worker:
                 await self._handle(lane.popleft(), self._answer)
                 self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
         finally:
+            self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
             self._lanes.pop(chat_id, None)
             self._lane_tasks.pop(chat_id, None)
 
