@@ -43,6 +43,7 @@ store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://â
 work_dir = "workdir"
 concurrency = 8               # chats answered at the same time
 context_messages = 6          # earlier messages (replies, thread) used to answer a follow-up
+drain_seconds = 20            # on SIGTERM: time for answers in flight to finish before exiting
 
 [lark]
 domain = "https://open.feishu.cn"        # https://open.larksuite.com for Lark, or a sandbox URL

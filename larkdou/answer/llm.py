@@ -3,7 +3,8 @@
 `POST {base_url}/chat/completions`, at most `concurrency` requests in flight and `rpm` started per
 minute, each attempt bounded by `timeout`; the `openai` SDK retries 429, 5xx, timeouts and transport
 errors with backoff (honouring `Retry-After`), anything else fails at once. Failure is an `LLMError` whose text
-never contains the API key. Cancelling `chat` cancels the request.
+never contains the API key. Cancelling `chat` cancels the request. `check()` is the start-up check;
+`health` (an `LLMHealth`) counts failures by kind and says whether the LLM is degraded.
 
 The guide's `[llm.server] remote_type / remote_api_key / remote_llm_model` pick a known provider's
 OpenAI-compatible endpoint; `[llm] base_url / model / api_key` take precedence over them.
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Iterator
 
 import openai
+from prometheus_client.core import CounterMetricFamily
 
 from larkdou.config import Settings
 from larkdou.errors import ConfigError, LLMError
@@ -38,6 +42,68 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 }
 
 
+CHECK_TIMEOUT = 5.0  # seconds for the start-up check
+FAILURE_KINDS = ("timeout", "connection", "rate_limited", "server_error", "refused", "bad_response")
+RETRIED = ("timeout", "connection", "rate_limited", "server_error")  # the SDK retries these first
+
+
+def _failure(exc: openai.APIError) -> tuple[str, str]:
+    """(kind, what happened) for an SDK error; the text never holds the key."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout", "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection", type(exc.__cause__ or exc).__name__
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status == 429:
+            return "rate_limited", "HTTP 429"
+        if status in (408, 409) or status >= 500:
+            return "server_error", f"HTTP {status}"
+        hint = " (check [llm] api_key)" if status in (401, 403) else ""
+        return "refused", f"refused the request: HTTP {status}{hint}"
+    return "bad_response", f"sent an unexpected answer ({type(exc).__name__})"
+
+
+class LLMHealth:
+    """Failure accounting of one LLM client: failures by kind for `/metrics`
+    (`larkdou_llm_failures_total{kind}`, as a collector of the registry it is registered on) and the
+    state `/healthz` shows: degraded after a failure, ok again after a success."""
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {kind: 0 for kind in FAILURE_KINDS}
+        self.consecutive = 0
+        self.last_error = ""
+        self.last_ok: float | None = None
+
+    def failed(self, kind: str, text: str) -> LLMError:
+        """Count a failure; returns the LLMError to raise."""
+        self.failures[kind] = self.failures.get(kind, 0) + 1
+        self.consecutive += 1
+        self.last_error = text
+        return LLMError(text)
+
+    def succeeded(self) -> None:
+        self.consecutive = 0
+        self.last_ok = time.time()
+
+    def state(self) -> dict[str, object]:
+        """For /healthz: {"state": "ok" | "degraded", "ok": bool, …}."""
+        ok = self.consecutive == 0
+        out: dict[str, object] = {"state": "ok" if ok else "degraded", "ok": ok,
+                                  "failures": sum(self.failures.values()), "last_ok": self.last_ok}
+        if not ok:
+            out["consecutive_failures"] = self.consecutive
+            out["error"] = self.last_error
+        return out
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("larkdou_llm_failures", "LLM requests that failed for good, by kind",
+                                     labels=["kind"])
+        for kind, n in self.failures.items():
+            family.add_metric([kind], n)
+        yield family
+
+
 class LLMClient:
     """Chat completions against one OpenAI-compatible endpoint, through the official `openai` SDK
     (which retries 408/409/429/5xx, timeouts and connection errors with backoff, honouring
@@ -54,6 +120,7 @@ class LLMClient:
                                           max_retries=retries)
         self._slots = asyncio.Semaphore(concurrency)
         self._rate = RateLimiter(rpm / 60.0) if rpm else None
+        self.health = LLMHealth()
 
     async def chat(self, messages: list[dict[str, str]]) -> str:
         """The assistant's reply text; LLMError once every attempt has failed."""
@@ -63,24 +130,43 @@ class LLMClient:
             try:
                 resp = await self._client.chat.completions.create(model=self.model, messages=messages,
                                                                   **self._params)  # type: ignore[arg-type]
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status in (408, 409, 429) or status >= 500:
-                    raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: "
-                                   f"HTTP {status}") from None
-                raise LLMError(f"LLM {self.base_url} refused the request: HTTP {status}") from None
-            except openai.APITimeoutError:
-                raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: timed out") from None
-            except openai.APIConnectionError as exc:
-                raise LLMError(f"LLM {self.base_url} failed after {self.retries + 1} attempts: "
-                               f"{type(exc.__cause__ or exc).__name__}") from None
+            except openai.APIError as exc:
+                kind, what = _failure(exc)
+                raise self.health.failed(kind, f"LLM {self.base_url} failed after {self.retries + 1} attempts: "
+                                         f"{what}" if kind in RETRIED else f"LLM {self.base_url} {what}") from None
         try:
             text = resp.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
-            raise LLMError(f"LLM {self.base_url} sent an unexpected body") from None
+            raise self.health.failed("bad_response", f"LLM {self.base_url} sent an unexpected body") from None
         if not isinstance(text, str) or not text.strip():
-            raise LLMError(f"LLM {self.base_url} sent an empty answer")
+            raise self.health.failed("bad_response", f"LLM {self.base_url} sent an empty answer")
+        self.health.succeeded()
         return text.strip()
+
+    async def check(self, timeout: float = CHECK_TIMEOUT) -> bool:
+        """One cheap request (`GET {base_url}/models`, no retries) to see whether the LLM answers and
+        takes the key; says how it went in one log line. An endpoint without `/models` (404, 405)
+        counts as reachable. Never raises."""
+        try:
+            await self._client.with_options(max_retries=0, timeout=timeout).models.list()
+        except openai.NotFoundError:
+            pass
+        except openai.APIStatusError as exc:
+            if exc.status_code != 405:
+                return self._check_failed(exc)
+        except openai.APIError as exc:
+            return self._check_failed(exc)
+        self.health.succeeded()
+        log.info("LLM %s (model %s): reachable", self.base_url, self.model)
+        return True
+
+    def _check_failed(self, exc: openai.APIError) -> bool:
+        kind, what = _failure(exc)
+        problem = what if kind == "refused" else f"unreachable ({what})"
+        self.health.failed(kind, f"LLM {self.base_url} {problem}")
+        log.warning("LLM %s (model %s) not usable at start: %s; starting anyway, /healthz shows llm "
+                    "degraded until a request to it succeeds", self.base_url, self.model, problem)
+        return False
 
     async def aclose(self) -> None:
         await self._client.close()

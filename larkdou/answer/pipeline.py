@@ -75,6 +75,11 @@ class KBAnswerer:
         self._llm = llm
         self._bot = bot_open_id or settings.lark_group.bot_open_id
 
+    @property
+    def llm(self) -> LLMClient | None:
+        """The LLM client (None: excerpts only); the assistant watches its health."""
+        return self._llm
+
     async def decide(self, msg: Message) -> Decision:
         r = route(msg, self._bot)
         if r.silence == "chitchat" and r.addressed and is_greeting(r.question):

@@ -1,14 +1,16 @@
 """The assistant's HTTP API (port 8888): `/healthz`, `/metrics`, `POST /api/ask`, and the metrics it
 serves (on a registry of their own: several apps share one process in tests and in the demo).
 
+`/healthz` reports each dependency (see `larkdou.health`) and keeps the short `store` field.
 `/api/ask` runs the answerer on a text and returns its decision and answer; nothing is sent to Lark.
+It answers 503 until start-up has an answerer (`app.state.answerer`).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -18,7 +20,7 @@ from starlette.routing import Route
 
 from larkdou.answer.base import Answerer
 from larkdou.assistant.metrics import AssistantMetrics
-from larkdou.errors import StoreError
+from larkdou.health import Health, store_word
 from larkdou.message import Message
 from larkdou.serving import error_response
 
@@ -55,17 +57,16 @@ def ask_message(data: Any) -> Message:
                    chat_type=chat_type, mentioned_bot=mentioned, source="api")
 
 
-def create_app(answerer: Answerer, metrics: AssistantMetrics,
-               checks: list[Callable[[], Awaitable[None]]]) -> Starlette:
-    """The API app. `checks` are the store pings `/healthz` runs (each raises StoreError when down)."""
+def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Health) -> Starlette:
+    """The API app. `health` holds what `/healthz` reports; `answerer` may be set later (start-up)
+    as `app.state.answerer`."""
 
     async def healthz(request: Request) -> Response:
-        try:
-            for check in checks:
-                await check()
-        except StoreError:
-            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "store": "ok"})
+        status, body = await health.check()
+        body["store"] = store_word(body, "store", "queue")
+        if "long_connection" in body["dependencies"]:
+            body["long_connection"] = body["dependencies"]["long_connection"]
+        return JSONResponse(body, status_code=status)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -84,12 +85,17 @@ def create_app(answerer: Answerer, metrics: AssistantMetrics,
             return error_response(400, "not_json", 'send a JSON object like {"text": "…"}')
         except _BadRequest as exc:
             return error_response(exc.status, exc.reason, str(exc))
+        answerer: Answerer | None = request.app.state.answerer
+        if answerer is None:
+            return error_response(503, "starting", "the assistant is starting; see /healthz for what it waits for")
         decision = await answerer.decide(msg)
         return JSONResponse({"answer": decision.answer, "reason": decision.reason, "text": decision.text,
-                             "sources": decision.sources, "score": decision.score})
+                             "sources": decision.sources, "score": decision.score, "mode": decision.mode})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/api/ask", ask, methods=["POST"]),
     ])
+    app.state.answerer = answerer
+    return app

@@ -10,6 +10,8 @@
 - While a message is being handled its lease is extended (a heartbeat every third of the lease), so a
   slow answer is never delivered to another assistant meanwhile. A message that fails is left unacked:
   it comes back after its lease, and the queue parks it after `[gateway] max_attempts` deliveries.
+- `stop()` drains: no more fetching, answers already being written and recalls get
+  `[assistant] drain_seconds` to finish and be acked, everything else is left unacked for redelivery.
 """
 
 from __future__ import annotations
@@ -74,24 +76,25 @@ class Worker:
         self._pending: dict[str, str] = {}  # msg_id -> latest delivery_id
         self._outcomes: collections.OrderedDict[str, Outcome] = collections.OrderedDict()
         self._changed = asyncio.Condition()
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task] = set()  # lanes past the answer slot: drained on stop
 
     # ---- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Fetch and dispatch until cancelled; on cancellation, stops every lane (unacked messages
-        are delivered again later)."""
+        """Fetch and dispatch until `stop()` (then drain, see `_stop_all`) or cancellation (then stop
+        every lane at once). Whatever is left unacked is delivered again later."""
         heartbeat = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
         try:
-            while True:
-                if self._held >= self._prefetch:
-                    delivery = await self.source.next(recall_only=True, wait=RECALL_ONLY_WAIT)
-                else:
-                    delivery = await self.source.next(room=self._prefetch - self._held)
+            while not self._stopping.is_set():
+                delivery = await self._next()
                 if delivery is not None:
                     self._held += 1
                     self._dispatch(delivery)
         finally:
-            heartbeat.cancel()
-            await self._stop_all()
+            try:
+                await self._stop_all()
+            finally:
+                heartbeat.cancel()
 
     async def _heartbeat(self) -> None:
         """Extend the leases of the messages being handled, every third of the lease."""
@@ -110,6 +113,28 @@ class Worker:
             if lost:
                 log.warning("%d lease(s) could not be extended (ran out, or the gateway is unreachable): "
                             "those messages may be delivered again", len(lost))
+
+    async def _next(self) -> Delivery | None:
+        """The source's next delivery, or None at once when `stop()` is called meanwhile (a message
+        leased by the abandoned fetch comes back when its lease runs out)."""
+        if self._held >= self._prefetch:
+            fetch = asyncio.ensure_future(self.source.next(recall_only=True, wait=RECALL_ONLY_WAIT))
+        else:
+            fetch = asyncio.ensure_future(self.source.next(room=self._prefetch - self._held))
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((fetch, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (fetch, stopped):
+                task.cancel()
+            await asyncio.gather(fetch, stopped, return_exceptions=True)
+        if self._stopping.is_set() or fetch.cancelled():
+            return None
+        return fetch.result()
+
+    def stop(self) -> None:
+        """Stop fetching; `run()` then drains and returns (see `_stop_all`)."""
+        self._stopping.set()
 
     def _dispatch(self, delivery: Delivery) -> None:
         msg = delivery.message
@@ -131,9 +156,11 @@ class Worker:
     async def _lane(self, chat_id: str) -> None:
         lane = self._lanes[chat_id]
         try:
-            while lane:
+            while lane and not self._stopping.is_set():
                 await self._handle(lane.popleft(), self._answer)
+                self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
         finally:
+            self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
             self._lanes.pop(chat_id, None)
             self._lane_tasks.pop(chat_id, None)
 
@@ -185,6 +212,7 @@ class Worker:
         if await self.ledger.sent_for_source(msg.msg_id):
             return Outcome("skipped", "already_answered")
         async with self._answering:
+            self._in_flight.add(asyncio.current_task())  # type: ignore[arg-type]  # drained, not dropped
             decision = await self._generate(msg)
         if decision is None:
             return Outcome("skipped", "recalled")
@@ -253,9 +281,32 @@ class Worker:
         return bool(self._pending)
 
     async def _stop_all(self) -> None:
-        tasks = list(self._lane_tasks.values()) + list(self._recall_tasks)
-        for task in tasks:
+        """After `stop()`: drop what has not started (unacked, so delivered again), let answers in
+        flight and recalls finish within `[assistant] drain_seconds`, then cancel the rest. After a
+        cancellation: cancel everything at once."""
+        me = asyncio.current_task()
+        try:
+            if self._stopping.is_set() and not (me is not None and me.cancelling()):
+                await self._drain(self.settings.assistant.drain_seconds)
+        finally:
+            tasks = list(self._lane_tasks.values()) + list(self._recall_tasks)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _drain(self, timeout: float) -> None:
+        waiting = [task for task in self._lane_tasks.values() if task not in self._in_flight]
+        for task in waiting:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        finishing = list(self._in_flight) + list(self._recall_tasks)
+        log.info("draining: %d answer(s) in flight and %d recall(s) get up to %.0f s; %d message(s) not "
+                 "started are left unacked for redelivery", len(self._in_flight), len(self._recall_tasks),
+                 timeout, self._held - len(finishing))
+        if not finishing:
+            return
+        _, late = await asyncio.wait(finishing, timeout=timeout)
+        if late:
+            log.warning("drain: %d answer(s) or recall(s) still running after %.0f s are cancelled; their "
+                        "messages stay unacked and are delivered again", len(late), timeout)

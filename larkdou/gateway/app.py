@@ -27,6 +27,7 @@ from larkdou.errors import EventError, StoreError
 from larkdou.gateway import leases
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
+from larkdou.health import Health, store_word
 from larkdou.lark.events import open_envelope
 from larkdou.serving import error_response
 from larkdou.store.base import Queue
@@ -87,6 +88,10 @@ class Gateway:
         self.verification_token = lg.verification_token.get_secret_value()
         self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
         self.long_connection: Any = None  # a LongConnection when receive_mode = "long_connection"
+        self.health = Health(starting=queue is None)
+        self.health.probe("store", self._ping)
+        if queue is None:
+            self.health.waiting("store", "opening the store")
 
     async def _open_store(self) -> None:
         """Open the store, retrying while it is unreachable (requests get 503 meanwhile)."""
@@ -96,11 +101,13 @@ class Gateway:
                 queue = await open_gateway_queue(self.settings)
             except StoreError as exc:
                 delay = backoff.delay()
+                self.health.waiting("store", str(exc))
                 log.error("store unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 continue
             self.ingestor = Ingestor(self.settings, queue)
             self.queue = queue
+            self.health.ready()
             return
 
     @contextlib.asynccontextmanager
@@ -114,6 +121,7 @@ class Gateway:
 
             self.long_connection = start_long_connection(self.settings, self._ingest_payload,
                                                          registry=self.metrics.registry)
+            self.health.report("long_connection", self.long_connection.health)
         try:
             yield
         finally:
@@ -281,21 +289,24 @@ class Gateway:
         return JSONResponse(ids.answer(key, done))
 
     # ---- health and metrics -------------------------------------------------------------------
+    async def _ping(self) -> None:
+        if self.queue is None:
+            raise StoreError("store not open yet")
+        await self.queue.ping()
+
     async def healthz(self, request: Request) -> Response:
-        try:
-            if self.queue is None:
-                raise StoreError("store not open yet")
-            await self.queue.ping()
-            depth = await self.queue.depth()
-        except StoreError:
-            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-        body: dict[str, Any] = {"status": "ok", "store": "ok", "depth": depth}
+        """Each dependency (store; long connection when used, see `larkdou.health`), plus the short
+        `store` field, the queue `depth` and the long connection's `status()` as before."""
+        status, body = await self.health.check()
+        body["store"] = store_word(body, "store")
+        if body["store"] == "ok" and self.queue is not None:
+            try:
+                body["depth"] = await self.queue.depth()
+            except StoreError:
+                body["store"], body["status"], status = "unreachable", "unavailable", 503
         if self.long_connection is not None:
             body["long_connection"] = self.long_connection.status()
-            if not self.long_connection.connected:  # no events arrive until it is back
-                body["status"] = "unavailable"
-                return JSONResponse(body, status_code=503)
-        return JSONResponse(body)
+        return JSONResponse(body, status_code=status)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.queue is not None:

@@ -161,6 +161,11 @@ class LarkClient:
 
     # ---- the API --------------------------------------------------------------------------
 
+    async def check_token(self) -> None:
+        """Raise unless a tenant token can be had (the cached one, else a fresh fetch): the health
+        probe of "can we talk to Lark". LarkAuthError means bad credentials."""
+        await self._tokens.get()
+
     async def bot_info(self) -> BotInfo:
         """The bot's own open_id and name (`GET /open-apis/bot/v3/info`)."""
         body = await self._request("GET", "/open-apis/bot/v3/info")

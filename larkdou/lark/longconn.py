@@ -3,19 +3,20 @@
 The SDK's client blocks in `start()`, has no `stop()` and runs on an asyncio loop captured when its
 module is imported. So each `LongConnection` runs one client in a daemon thread with that thread's
 own loop, and hands every event's exact JSON payload to the ingest coroutine on the application's
-loop. The SDK acks an event when our handler returns, so the handler waits (at most
-`INGEST_TIMEOUT`, inside Lark's 3 s) until the message is durably stored: a store failure becomes
-ack `{"code":500}` and Lark delivers the event again. Nothing is lost, and dedup stops doubles.
+loop. Lark wants each event acked within 3 s; the ack says whether the message is durably stored
+(at most `INGEST_TIMEOUT`): a store failure becomes ack `{"code":500}` and Lark delivers the event
+again. Nothing is lost, and dedup stops doubles.
+
+Waiting for the store never blocks the client's loop (pings and other events go on meanwhile); how
+the SDK is adapted for that, and for one client per thread, is in `larkdou.lark.longconn_sdk`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
 from typing import Any, Awaitable, Callable
@@ -25,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from larkdou.config import Settings, require
 from larkdou.errors import EventError, StoreError
 from larkdou.lark.client import LarkApp
+from larkdou.lark.longconn_sdk import cancel_all, client_class, scrub, sdk
 
 log = logging.getLogger("larkdou.longconn")
 
@@ -32,51 +34,6 @@ Ingest = Callable[[dict[str, Any]], Awaitable[str]]
 
 INGEST_TIMEOUT = 2.0  # seconds to store one event; Lark wants the ack within 3 s
 STOP_TIMEOUT = 5.0
-FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL = 2, 5  # seconds, before the server has sent its own
-_URL_QUERY = re.compile(r"(wss?://[^\s?'\"]+)\?[^\s'\"]*")  # the connect URL carries a ticket
-
-
-def _scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    text = _URL_QUERY.sub(r"\1?…", text)
-    for s in secrets:
-        if s:
-            text = text.replace(s, "******")
-    return text[:300]
-
-
-class _ScrubUrls(logging.Filter):
-    """The SDK logs its connect URL, ticket included; keep only the part before the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "ws" in record.msg:
-            record.msg = _scrub(record.getMessage())
-            record.args = None
-        return True
-
-
-class _ThreadLoop:
-    """Stands in for the SDK's module-level `loop`: each thread sees its own event loop, so several
-    clients (one thread each) can live in one process."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio.get_event_loop(), name)
-
-
-_sdk_lock = threading.Lock()
-
-
-def _sdk() -> Any:
-    """Import the SDK's ws client once and make it thread-safe as described above."""
-    with _sdk_lock:
-        from lark_oapi.ws import client as ws_client
-
-        if not isinstance(ws_client.loop, _ThreadLoop):
-            ws_client.loop = _ThreadLoop()
-            sdk_log = logging.getLogger("Lark")
-            for handler in list(sdk_log.handlers):  # its own stdout handler: use ours (and their scrubbing)
-                sdk_log.removeHandler(handler)
-            sdk_log.addFilter(_ScrubUrls())
-        return ws_client
 
 
 class LongConnMetrics:
@@ -92,44 +49,6 @@ class LongConnMetrics:
                                   "Long connection re-established after a loss", registry=self.registry)
         self.events = Counter("larkdou_longconn_events_total", "Events received over the long connection, "
                               "by outcome", ["outcome"], registry=self.registry)
-
-
-class _Handler:
-    """What the SDK's ws client calls for every event: `_do_without_validation(payload)` with the
-    exact payload bytes (SDK 1.7.5). Returning None acks `{"code":200}`; raising acks 500."""
-
-    def __init__(self, conn: "LongConnection"):
-        self._conn = conn
-
-    def _do_without_validation(self, payload: bytes) -> None:
-        self._conn._handle(payload)
-
-
-def _client_class(ws_client: Any) -> type:
-    class Client(ws_client.Client):  # type: ignore[misc, name-defined]
-        """The SDK client, reporting each connect attempt to its `LongConnection`."""
-
-        def __init__(self, *args: Any, owner: "LongConnection", **kw: Any):
-            super().__init__(*args, **kw)
-            self._owner = owner
-            self.on_reconnecting = owner._lost
-            # Until Lark's ClientConfig replaces them, retry a failed first connect within seconds
-            # (the SDK's local defaults wait up to 30 s, then 2 minutes between attempts).
-            self._reconnect_nonce, self._reconnect_interval = FIRST_RETRY_JITTER, FIRST_RETRY_INTERVAL
-
-        async def _connect(self) -> None:
-            try:
-                await super()._connect()
-            except ws_client.ClientException as exc:  # the SDK will not retry: stop the thread
-                self._owner._failed(exc)
-                asyncio.get_running_loop().call_soon(_cancel_all, asyncio.get_running_loop())
-                raise
-            except Exception as exc:
-                self._owner._connect_failed(exc)
-                raise
-            self._owner._up()
-
-    return Client
 
 
 class LongConnection:
@@ -174,17 +93,16 @@ class LongConnection:
         self._loop = loop
         client = None
         try:
-            ws_client = _sdk()
+            ws_client = sdk()
             if self._stopping.is_set():
                 return
-            client = _client_class(ws_client)(
-                self._app_id, self._app_secret, event_handler=_Handler(self), domain=self._domain, owner=self)
+            client = client_class(ws_client)(self._app_id, self._app_secret, domain=self._domain, owner=self)
             log.info("long connection: connecting via %s", self._domain)
             client.start()
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # the SDK gives up on client errors (bad credentials, too many connections)
-            self._failed(exc)
+            self.failed(exc)
         finally:
             self._wind_down(loop, client)
 
@@ -213,7 +131,7 @@ class LongConnection:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(_cancel_all, loop)
+                loop.call_soon_threadsafe(cancel_all, loop)
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -235,11 +153,17 @@ class LongConnection:
                     "connected_since": self._since, "disconnects": self._disconnects,
                     "reconnects": self._reconnects, "events": self._events, "last_error": self._last_error}
 
+    def health(self) -> dict[str, Any]:
+        """`status()` for larkdou.health: "ok" while connected."""
+        return {**self.status(), "ok": self.connected}
+
     def _set_state(self, state: str) -> None:
         with self._lock:
             self._state = state
 
-    def _up(self) -> None:
+    # ---- reports from the client (on its thread; see longconn_sdk.Owner) --------------------------
+    def connected_now(self) -> None:
+        """A connect attempt succeeded."""
         with self._lock:
             again = self._ever_connected
             self._ever_connected = True
@@ -251,7 +175,8 @@ class LongConnection:
             self.metrics.reconnects.inc()
         log.info("long connection: %s", "reconnected" if again else "connected")
 
-    def _lost(self) -> None:
+    def lost(self) -> None:
+        """The connection is gone; the SDK reconnects."""
         if self._stopping.is_set():
             return
         with self._lock:
@@ -265,14 +190,16 @@ class LongConnection:
         log.warning("long connection: lost, reconnecting")
 
     def _error_text(self, exc: BaseException) -> str:
-        return _scrub(f"{type(exc).__name__}: {exc}", (self._app_secret,))
+        return scrub(f"{type(exc).__name__}: {exc}", (self._app_secret,))
 
-    def _connect_failed(self, exc: BaseException) -> None:
+    def connect_failed(self, exc: BaseException) -> None:
+        """A connect attempt failed; the SDK tries again."""
         with self._lock:
             self._last_error = self._error_text(exc)
         log.warning("long connection: connect failed: %s", self._last_error)
 
-    def _failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException) -> None:
+        """The SDK gave up (bad credentials, too many connections, a changed SDK)."""
         with self._lock:
             self._state, self._since = "failed", None
             self._last_error = self._error_text(exc)
@@ -285,7 +212,10 @@ class LongConnection:
         with self._lock:
             self._events += 1
 
-    def _handle(self, payload: bytes) -> None:
+    async def store_event(self, payload: bytes) -> int:
+        """Hand one event to `ingest` on the application's loop and wait for it without blocking
+        this thread's loop; the ack code: 200 (stored, a duplicate, or malformed: redelivery cannot
+        fix that), 500 (not stored in time or the store failed: Lark delivers it again)."""
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
@@ -293,27 +223,33 @@ class LongConnection:
         if not isinstance(data, dict):
             self._count("rejected")
             log.error("long connection: dropped an event that is not a JSON object (%d bytes)", len(payload))
-            return
+            return 200
         ctx = _context(data)
-        future = asyncio.run_coroutine_threadsafe(self._ingest(data), self._app_loop)
         try:
-            outcome = future.result(timeout=self.ingest_timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            future = asyncio.run_coroutine_threadsafe(self._ingest(data), self._app_loop)
+            async with asyncio.timeout(self.ingest_timeout):
+                outcome = await asyncio.wrap_future(future)
+        except TimeoutError:
             self._count("timeout")
             log.error("long connection: %s not stored within %.1f s; ack 500 so Lark redelivers",
                       ctx, self.ingest_timeout)
-            raise StoreError("event not stored in time") from None
+            return 500
         except EventError as exc:
-            self._count("rejected")  # redelivery cannot fix a malformed event
+            self._count("rejected")
             log.error("long connection: dropped malformed event %s: %s", ctx, exc)
-            return
+            return 200
         except StoreError as exc:
             self._count("store_error")
             log.error("long connection: store unavailable for %s (%s); ack 500 so Lark redelivers", ctx, exc)
-            raise
+            return 500
+        except Exception as exc:  # e.g. the application's loop is closed: not stored, say so
+            self._count("error")
+            log.error("long connection: %s not stored (%s: %s); ack 500 so Lark redelivers",
+                      ctx, type(exc).__name__, exc)
+            return 500
         self._count(outcome)
         log.debug("long connection: %s %s", outcome, ctx)
+        return 200
 
 
 def _context(data: dict[str, Any]) -> str:
@@ -322,11 +258,6 @@ def _context(data: dict[str, Any]) -> str:
     message = event.get("message") if isinstance(event.get("message"), dict) else {}
     return (f"event_id={header.get('event_id', '')} chat_id={message.get('chat_id', '')} "
             f"message_id={message.get('message_id', '')}")
-
-
-def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
 
 
 def start_long_connection(settings: Settings, ingest: Ingest, *, loop: asyncio.AbstractEventLoop | None = None,

@@ -12,6 +12,7 @@ import pytest
 from larkdou.assistant.api import create_app
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.errors import StoreError
+from larkdou.health import Health
 from larkdou.serving import serving
 from larkdou.store import open_ledger
 from tests.assistant.answerers import QuestionAnswerer
@@ -24,7 +25,9 @@ async def api(tmp_path):
     answerer = QuestionAnswerer()
     metrics = AssistantMetrics()
     metrics.answered.inc()
-    async with serving(create_app(answerer, metrics, [ledger.ping])) as url:
+    health = Health(starting=False)
+    health.probe("store", ledger.ping)
+    async with serving(create_app(answerer, metrics, health)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             yield http, answerer
     await ledger.close()
@@ -35,7 +38,7 @@ async def test_ask_returns_the_decision_and_the_answer(api):
     r = await http.post("/api/ask", json={"text": "怎么配置 encrypt key？"})
     assert r.status_code == 200
     assert r.json() == {"answer": True, "reason": "relevant", "text": "答：怎么配置 encrypt key？",
-                        "sources": ["faq.md"], "score": 0.9}
+                        "sources": ["faq.md"], "score": 0.9, "mode": ""}
     r = await http.post("/api/ask", json={"text": "哈哈哈"})
     assert r.json()["answer"] is False and r.json()["reason"] == "chitchat"
     r = await http.post("/api/ask", json={"text": "在吗", "chat_type": "p2p"})
@@ -84,7 +87,9 @@ async def test_health_reports_a_store_that_went_away(tmp_path):
                     ledger = await open_ledger(f"redis://127.0.0.1:{port}/0")
                 except StoreError:
                     await asyncio.sleep(0.05)
-        async with serving(create_app(QuestionAnswerer(), AssistantMetrics(), [ledger.ping])) as url:
+        health = Health(starting=False)
+        health.probe("store", ledger.ping)
+        async with serving(create_app(QuestionAnswerer(), AssistantMetrics(), health)) as url:
             async with httpx.AsyncClient(base_url=url) as http:
                 assert (await http.get("/healthz")).status_code == 200
                 redis.kill()

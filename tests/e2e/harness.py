@@ -84,7 +84,8 @@ class AssistantProcess:
         self.url = f"http://127.0.0.1:{w.settings.assistant.port}"
         self.log = w.tmp / "assistant.log"
 
-    async def start(self, timeout: float = 60) -> None:
+    async def start(self, timeout: float = 60, *, until_healthy: bool = True) -> None:
+        """Start the process; return once /healthz says 200 (or, not `until_healthy`, answers at all)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LARKDOU_")}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -96,9 +97,26 @@ class AssistantProcess:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"assistant exited with {self.proc.returncode}:\n{self.log.read_text()}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
+                    if (await http.get("/healthz")).status_code == 200 or not until_healthy:
                         return
                 await asyncio.sleep(0.1)
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            r = await http.get("/healthz")
+            return r.status_code, r.json()
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        assert self.proc is not None and self.proc.poll() is None, "the assistant is not running"
+        self.proc.send_signal(sig)
+
+    async def exited(self, timeout: float = 30) -> int:
+        """The exit status, once the process has ended by itself."""
+        assert self.proc is not None
+        async with asyncio.timeout(timeout):
+            while self.proc.poll() is None:
+                await asyncio.sleep(0.05)
+        return self.proc.returncode
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
