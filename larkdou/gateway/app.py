@@ -23,10 +23,10 @@ from starlette.types import Receive, Scope, Send
 
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
-from larkdou.errors import EventError, StoreError
+from larkdou.errors import AuthError, EventError, StoreError
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
-from larkdou.lark.events import open_envelope
+from larkdou.lark.envelope import max_request_age, open_envelope
 from larkdou.serving import error_response
 from larkdou.store.base import Queue
 
@@ -38,6 +38,8 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 _STORE_DOWN = {"error": "store_unavailable", "message": "the store is unavailable; retry later"}
+# the one answer to every /event request that fails authentication, whatever the reason
+_UNAUTHENTICATED = b'{"error":"unauthorized","message":"request not authenticated"}'
 
 
 def _store_down() -> JSONResponse:
@@ -84,6 +86,7 @@ class Gateway:
         lg = settings.lark_group
         self.encrypt_key = lg.encrypt_key.get_secret_value()
         self.verification_token = lg.verification_token.get_secret_value()
+        self.max_age = max_request_age(settings.gateway.dedup_hours)
         self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
         self.long_connection: Any = None  # a LongConnection when receive_mode = "long_connection"
 
@@ -148,6 +151,14 @@ class Gateway:
         log.warning("rejected /event from %s: %s (%s)", client, reason, message)
         return status, _json_bytes({"error": reason, "message": message})
 
+    def _unauthenticated(self, scope: Scope, exc: AuthError) -> tuple[int, bytes]:
+        """Same status, same body for every authentication failure; the reason goes to the log only."""
+        self.metrics.events.labels("rejected").inc()
+        self.metrics.rejected.labels("unauthenticated").inc()
+        client = scope["client"][0] if scope.get("client") else "?"
+        log.warning("rejected /event from %s: unauthenticated (%s: %s)", client, exc.reason, exc)
+        return 401, _UNAUTHENTICATED
+
     async def _event(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
@@ -158,7 +169,7 @@ class Gateway:
             return self._reject(scope, 400, "disconnected", "client went away")
         try:
             env = open_envelope(body, headers, encrypt_key=self.encrypt_key,
-                                verification_token=self.verification_token)
+                                verification_token=self.verification_token, max_age=self.max_age)
             if env.challenge is not None:
                 self.metrics.events.labels("challenge").inc()
                 log.info("answered url_verification challenge")
@@ -166,6 +177,8 @@ class Gateway:
             if self.ingestor is None:
                 raise StoreError("store not open yet")
             outcome = await self.ingestor.ingest_envelope(env)
+        except AuthError as exc:
+            return self._unauthenticated(scope, exc)
         except EventError as exc:
             return self._reject(scope, exc.status, exc.reason, str(exc))
         except StoreError as exc:
