@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from larkdou.errors import ConfigError
+from larkdou.logs import MASK, mask_url
 
 DEFAULT_CONFIG = "config.ini"
 DEFAULT_RECALL_KEYWORDS = ["豆哥撤回"]
@@ -57,7 +58,8 @@ class GatewayConfig(_Section):
     host: str = "0.0.0.0"
     port: int = Field(6666, ge=1, le=65535)
     store: str = ""  # default: sqlite:///<work_dir>/gateway.db
-    fetch_token: SecretStr = SecretStr("")
+    fetch_token: SecretStr = SecretStr("")  # /fetch and /ack need it as a Bearer token; unset: they are off
+    metrics_token: SecretStr = SecretStr("")  # when set, /metrics needs it as a Bearer token
     fetch_wait: float = Field(5.0, ge=0, le=300)  # default /fetch long-poll (?wait= overrides), seconds
     lease_seconds: float = Field(120.0, gt=0)  # a fetched message not acked by then is delivered again
     dedup_hours: float = Field(12.0, ge=8)  # Lark re-pushes for about 7.1 h
@@ -65,8 +67,9 @@ class GatewayConfig(_Section):
 
 
 class AssistantConfig(_Section):
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # the API's address; any other than loopback needs api_token
     port: int = Field(8888, ge=1, le=65535)
+    api_token: SecretStr = SecretStr("")  # when set, /api/ask and /metrics need it as a Bearer token
     store: str = ""  # the sent-message ledger; default: sqlite:///<work_dir>/assistant.db
     work_dir: str = "workdir"
     concurrency: int = Field(8, ge=1)  # chats answered at the same time
@@ -209,6 +212,8 @@ SECRET_ENV: dict[tuple[str, str], str] = {
     ("frontend.lark_group", "encrypt_key"): "LARKDOU_ENCRYPT_KEY",
     ("frontend.lark_group", "verification_token"): "LARKDOU_VERIFICATION_TOKEN",
     ("gateway", "fetch_token"): "LARKDOU_FETCH_TOKEN",
+    ("gateway", "metrics_token"): "LARKDOU_METRICS_TOKEN",
+    ("assistant", "api_token"): "LARKDOU_API_TOKEN",
     ("llm", "api_key"): "LARKDOU_LLM_API_KEY",
     ("llm.server", "remote_api_key"): "LARKDOU_REMOTE_API_KEY",
     ("kb", "embedding_api_key"): "LARKDOU_EMBEDDING_API_KEY",
@@ -336,9 +341,9 @@ def require(settings: Settings, *keys: str) -> None:
 
 
 def masked(value: Any) -> str:
-    """How `config check` shows a secret."""
+    """How `config check` shows a secret: whether it is set, never its length."""
     s = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    return "(not set)" if not s else f"****** ({len(s)} chars)"
+    return "(not set)" if not s else MASK
 
 
 def describe_settings(settings: Settings) -> list[str]:
@@ -353,7 +358,7 @@ def describe_settings(settings: Settings) -> list[str]:
         if scalars:
             lines.append(f"[{where}]")
             for name, value in scalars:
-                shown = masked(value) if isinstance(value, SecretStr) else repr(value)
+                shown = masked(value) if isinstance(value, SecretStr) else mask_url(repr(value))
                 lines.append(f"  {name} = {shown}")
         for name, value in tables:
             walk(value, _join(where, name))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import socket
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 import uvicorn
 from starlette.responses import JSONResponse
@@ -15,6 +16,23 @@ from starlette.responses import JSONResponse
 def error_response(status: int, reason: str, message: str) -> JSONResponse:
     """larkdou's error body for a refused HTTP request: a short machine reason and a sentence."""
     return JSONResponse({"error": reason, "message": message}, status_code=status)
+
+
+def bearer_ok(headers: Mapping[str, str], token: str) -> bool:
+    """True when `Authorization: Bearer <token>` carries exactly `token` (constant time). Never true
+    for an empty `token`: a route guarded by an unset token is closed, not open."""
+    if not token:
+        return False
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8", "replace"),
+                                                              token.encode("utf-8"))
+
+
+def unauthorized(hint: str) -> JSONResponse:
+    """The 401 for a route that needs a bearer token; `hint` names the config key, never its value."""
+    resp = error_response(401, "unauthorized", hint)
+    resp.headers["WWW-Authenticate"] = "Bearer"
+    return resp
 
 
 def config_for(app, host: str, port: int, **kw) -> uvicorn.Config:  # type: ignore[no-untyped-def]

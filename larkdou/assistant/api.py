@@ -2,6 +2,9 @@
 serves (on a registry of their own: several apps share one process in tests and in the demo).
 
 `/api/ask` runs the answerer on a text and returns its decision and answer; nothing is sent to Lark.
+With `[assistant] api_token` set, `/api/ask` and `/metrics` need `Authorization: Bearer <api_token>`
+(`/healthz` stays open for load balancers). The API listens on 127.0.0.1 unless `[assistant] host`
+says otherwise, and any other address needs the token (see larkdou.preflight).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from larkdou.answer.base import Answerer
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.errors import StoreError
 from larkdou.message import Message
-from larkdou.serving import error_response
+from larkdou.serving import bearer_ok, error_response, unauthorized
 
 MAX_ASK_BYTES = 64 * 1024
 MAX_ASK_CHARS = 8000
@@ -56,8 +59,14 @@ def ask_message(data: Any) -> Message:
 
 
 def create_app(answerer: Answerer, metrics: AssistantMetrics,
-               checks: list[Callable[[], Awaitable[None]]]) -> Starlette:
-    """The API app. `checks` are the store pings `/healthz` runs (each raises StoreError when down)."""
+               checks: list[Callable[[], Awaitable[None]]], *, api_token: str = "") -> Starlette:
+    """The API app. `checks` are the store pings `/healthz` runs (each raises StoreError when down);
+    with `api_token`, /api/ask and /metrics need it as a Bearer token."""
+
+    def refused(request: Request) -> Response | None:
+        if api_token and not bearer_ok(request.headers, api_token):
+            return unauthorized("send Authorization: Bearer <[assistant] api_token>")
+        return None
 
     async def healthz(request: Request) -> Response:
         try:
@@ -68,9 +77,13 @@ def create_app(answerer: Answerer, metrics: AssistantMetrics,
         return JSONResponse({"status": "ok", "store": "ok"})
 
     async def metrics_endpoint(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def ask(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         declared = request.headers.get("content-length", "")
         too_large = error_response(413, "too_large", f"the body is larger than {MAX_ASK_BYTES} bytes")
         if declared.isdigit() and int(declared) > MAX_ASK_BYTES:

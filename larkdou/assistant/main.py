@@ -90,7 +90,8 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         worker = Worker(settings, source, client, answerer, ledger, metrics, bot_open_id=bot_open_id)
         checks = [ledger.ping] + ([queue.ping] if queue is not None else [])
         api_url = await stack.enter_async_context(serving(
-            create_app(answerer, metrics, checks), api_host or settings.assistant.host,
+            create_app(answerer, metrics, checks, api_token=settings.secret(settings.assistant.api_token)),
+            api_host or settings.assistant.host,
             settings.assistant.port if api_port is None else api_port))
         gateway_url = ""
         if queue is not None:

@@ -21,7 +21,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LarkdouError as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(f"error: {logs.scrub(line)}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             sys.exit(130)

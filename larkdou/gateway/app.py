@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import time
@@ -27,7 +26,7 @@ from larkdou.errors import AuthError, EventError, StoreError
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.lark.envelope import max_request_age, open_envelope
-from larkdou.serving import error_response
+from larkdou.serving import bearer_ok, error_response, unauthorized
 from larkdou.store.base import Queue
 
 log = logging.getLogger("larkdou.gateway")
@@ -87,7 +86,8 @@ class Gateway:
         self.encrypt_key = lg.encrypt_key.get_secret_value()
         self.verification_token = lg.verification_token.get_secret_value()
         self.max_age = max_request_age(settings.gateway.dedup_hours)
-        self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
+        self.fetch_token = settings.gateway.fetch_token.get_secret_value()
+        self.metrics_token = settings.gateway.metrics_token.get_secret_value()
         self.long_connection: Any = None  # a LongConnection when receive_mode = "long_connection"
 
     async def _open_store(self) -> None:
@@ -197,17 +197,16 @@ class Gateway:
         return error_response(405, "method_not_allowed", "Lark POSTs events to this URL; set it as the request URL")
 
     # ---- /fetch and /ack --------------------------------------------------------------------
-    def _authorized(self, request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.fetch_token)
-
     def _refuse(self, request: Request, counter: Any) -> Response | None:
-        """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None."""
-        if not self._authorized(request):
+        """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None.
+        Without a `[gateway] fetch_token` these routes are off: nothing opens them."""
+        if not self.fetch_token:
+            counter.labels("disabled").inc()
+            return error_response(404, "fetch_disabled",
+                                  "/fetch and /ack are off: no [gateway] fetch_token is configured")
+        if not bearer_ok(request.headers, self.fetch_token):
             counter.labels("unauthorized").inc()
-            resp = error_response(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
-            resp.headers["WWW-Authenticate"] = "Bearer"
-            return resp
+            return unauthorized("send Authorization: Bearer <[gateway] fetch_token>")
         return _store_down() if self.queue is None else None
 
     @staticmethod
@@ -291,6 +290,8 @@ class Gateway:
         return JSONResponse(body)
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if self.metrics_token and not bearer_ok(request.headers, self.metrics_token):
+            return unauthorized("send Authorization: Bearer <[gateway] metrics_token>")
         if self.queue is not None:
             with contextlib.suppress(StoreError):
                 for lane, n in (await self.queue.depth()).items():

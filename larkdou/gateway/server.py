@@ -9,6 +9,7 @@ import uvicorn
 
 from larkdou.config import Settings, require
 from larkdou.gateway.app import create_app
+from larkdou.logs import mask_url
 from larkdou.serving import config_for
 
 log = logging.getLogger("larkdou.gateway")
@@ -33,7 +34,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     elif not settings.lark_group.encrypt_key.get_secret_value():
         log.warning("no [frontend.lark_group] encrypt_key: events are accepted unsigned (token check only)")
     log.info("gateway on http://%s:%d  (Lark callback: /event, assistant: /fetch), store %s",
-             host, port, settings.gateway_store_url.split("@")[-1])
+             host, port, mask_url(settings.gateway_store_url))
     app = create_app(settings)
     # everything imported so far lives as long as the process: keep it out of the cyclic GC's
     # scans, so collections during request bursts stay short (tail latency)

@@ -13,6 +13,7 @@ from larkdou.gateway.app import create_app
 from larkdou.serving import serving
 from larkdou.store import open_queue
 from tests.conftest import free_port
+from tests.rawhttp import raw_request
 from tests.factories import (BOT_OPEN_ID, ENCRYPT_KEY, FETCH_TOKEN, VERIFICATION_TOKEN, bot_mention,
                              message_event, settings_dict, signed_request)
 
@@ -341,3 +342,37 @@ async def test_plain_events_without_encrypt_key(store_url):
             assert (await fetch(client))["content"] == "plain"
             bad = await client.post("/event", content=json.dumps(message_event("x", token="nope")))
             assert bad.status_code == 401
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer", "bearer   ", "Basic Og==", "Bearer null"])
+async def test_without_a_fetch_token_fetch_and_ack_are_off(store_url, authorization):
+    settings = make_settings(store_url, fetch_token="")
+    async with serving(create_app(settings)) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await post_event(client, message_event("secret plans"))).status_code == 200
+            headers = {"Authorization": authorization} if authorization is not None else {}
+            status, body = await raw_request(base, "POST", "/fetch", headers)
+            assert status == 404 and json.loads(body)["error"] == "fetch_disabled"
+            assert "secret plans" not in body.decode()
+            assert (await raw_request(base, "POST", "/ack", headers, b'{"delivery_id": "1.x"}'))[0] == 404
+            assert (await client.get("/healthz")).json()["depth"]["normal"] == 1  # still queued, untouched
+
+
+@pytest.mark.parametrize("authorization", ["Bearer ", "Bearer", "Bearer  \t", f"Basic {FETCH_TOKEN}",
+                                           f"Bearer {FETCH_TOKEN}x", f"Bearer {FETCH_TOKEN[:-1]}"])
+async def test_an_empty_or_wrong_bearer_token_never_gets_messages(gateway, authorization):
+    await post_event(gateway, message_event("for the assistant only"))
+    status, body = await raw_request(str(gateway.base_url), "POST", "/fetch", {"Authorization": authorization})
+    assert status == 401 and json.loads(body)["error"] == "unauthorized"
+    assert "for the assistant only" not in body.decode()
+    assert (await fetch(gateway))["content"] == "for the assistant only"
+
+
+async def test_metrics_can_need_a_token(store_url):
+    async with serving(create_app(make_settings(store_url, metrics_token="metrics-secret"))) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/metrics")).status_code == 401
+            assert (await raw_request(base, "GET", "/metrics", {"Authorization": "Bearer "}))[0] == 401
+            ok = await client.get("/metrics", headers={"Authorization": "Bearer metrics-secret"})
+            assert ok.status_code == 200 and "larkdou_gateway_events_total" in ok.text
+            assert (await client.get("/healthz")).status_code == 200  # health stays open
