@@ -16,7 +16,8 @@ from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.sources import HttpSource, QueueSource, Source
 from larkdou.backoff import Backoff
 from larkdou.assistant.worker import Worker
-from larkdou.config import Settings, require
+from larkdou import preflight
+from larkdou.config import Settings
 from larkdou.errors import LarkServerError
 from larkdou.lark.client import LarkApp, LarkClient
 from larkdou.serving import serving
@@ -149,12 +150,9 @@ async def _serve_until_signalled(settings: Settings, standalone: bool) -> None:
 
 
 def check_assistant_settings(settings: Settings, standalone: bool) -> None:
-    """What the assistant cannot start without, as one clear ConfigError before anything runs."""
-    require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
-    if not standalone:
-        require(settings, "gateway.fetch_token")
-    elif settings.lark_group.receive_mode == "webhook":
-        require(settings, "frontend.lark_group.verification_token")
+    """What the assistant cannot start without, as one clear ConfigError before anything runs: the
+    same check as `larkdou config check --role assistant` (or `standalone`)."""
+    preflight.check(settings, "standalone" if standalone else "assistant")
 
 
 def serve(settings: Settings, standalone: bool = False) -> None:

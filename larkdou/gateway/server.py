@@ -7,7 +7,8 @@ import logging
 
 import uvicorn
 
-from larkdou.config import Settings, require
+from larkdou import preflight
+from larkdou.config import Settings
 from larkdou.gateway.app import create_app
 from larkdou.logs import mask_url
 from larkdou.serving import config_for
@@ -17,11 +18,8 @@ log = logging.getLogger("larkdou.gateway")
 
 def check_gateway_settings(settings: Settings) -> None:
     """The gateway refuses to start without what it needs to verify Lark (webhook) or to open the
-    long connection, and to guard /fetch."""
-    if settings.lark_group.receive_mode == "long_connection":
-        require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret", "gateway.fetch_token")
-    else:
-        require(settings, "frontend.lark_group.verification_token", "gateway.fetch_token")
+    long connection, and to guard /fetch: the same check as `larkdou config check --role gateway`."""
+    preflight.check(settings, "gateway")
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
@@ -31,8 +29,6 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     if settings.lark_group.receive_mode == "long_connection":
         log.info("receiving events over Lark's long connection (%s); no public callback URL needed",
                  settings.lark.domain)
-    elif not settings.lark_group.encrypt_key.get_secret_value():
-        log.warning("no [frontend.lark_group] encrypt_key: events are accepted unsigned (token check only)")
     log.info("gateway on http://%s:%d  (Lark callback: /event, assistant: /fetch), store %s",
              host, port, mask_url(settings.gateway_store_url))
     app = create_app(settings)
