@@ -2,6 +2,7 @@
 
     LarkdouError
     ├── ConfigError            bad or missing configuration (message names the key)
+    ├── BindError              a server cannot listen on its address (port in use, address not ours)
     ├── StoreError             the queue / ledger store cannot be reached or failed
     ├── EventError             an inbound Lark event was rejected (carries an HTTP status and a reason)
     │   └── AuthError          the request is not authenticated: one opaque answer, whatever the reason
@@ -30,6 +31,10 @@ class LarkdouError(Exception):
 
 class ConfigError(LarkdouError):
     """The configuration is invalid; the message names the key and what was expected."""
+
+
+class BindError(LarkdouError):
+    """A server cannot listen on its host and port; the message names the config key to change."""
 
 
 class StoreError(LarkdouError):

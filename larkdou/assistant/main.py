@@ -20,7 +20,7 @@ from larkdou import preflight
 from larkdou.config import Settings
 from larkdou.errors import LarkServerError
 from larkdou.lark.client import LarkApp, LarkClient
-from larkdou.serving import serving
+from larkdou.serving import check_free, serving
 from larkdou.gateway.ingest import BOT_OPEN_ID_META, open_gateway_queue
 from larkdou.store import open_ledger
 from larkdou.store.base import Ledger, Queue
@@ -93,14 +93,15 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         api_url = await stack.enter_async_context(serving(
             create_app(answerer, metrics, checks, api_token=settings.secret(settings.assistant.api_token)),
             api_host or settings.assistant.host,
-            settings.assistant.port if api_port is None else api_port))
+            settings.assistant.port if api_port is None else api_port, keys=("[assistant] host", "[assistant] port")))
         gateway_url = ""
         if queue is not None:
             from larkdou.gateway.app import create_app as create_gateway
 
             gateway_url = await stack.enter_async_context(serving(
                 create_gateway(settings, queue=queue), settings.gateway.host,
-                settings.gateway.port if gateway_port is None else gateway_port))
+                settings.gateway.port if gateway_port is None else gateway_port,
+                keys=("[gateway] host", "[gateway] port")))
         task = asyncio.create_task(worker.run(), name="assistant-worker")
         task.add_done_callback(_report_exit)
         try:
@@ -158,4 +159,7 @@ def check_assistant_settings(settings: Settings, standalone: bool) -> None:
 def serve(settings: Settings, standalone: bool = False) -> None:
     """Run the assistant in the foreground until SIGINT / SIGTERM."""
     check_assistant_settings(settings, standalone)
+    a, g = settings.assistant, settings.gateway
+    check_free((a.host, a.port, ("[assistant] host", "[assistant] port")),
+               *([(g.host, g.port, ("[gateway] host", "[gateway] port"))] if standalone else []))
     asyncio.run(_serve_until_signalled(settings, standalone))

@@ -11,7 +11,7 @@ from larkdou import preflight
 from larkdou.config import Settings
 from larkdou.gateway.app import create_app
 from larkdou.logs import mask_url
-from larkdou.serving import config_for
+from larkdou.serving import config_for, listen
 
 log = logging.getLogger("larkdou.gateway")
 
@@ -24,8 +24,10 @@ def check_gateway_settings(settings: Settings) -> None:
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     check_gateway_settings(settings)
+    keys = ("--host" if host else "[gateway] host", "--port" if port else "[gateway] port")
     host = host or settings.gateway.host
     port = port or settings.gateway.port
+    sock = listen(host, port, keys=keys)
     if settings.lark_group.receive_mode == "long_connection":
         log.info("receiving events over Lark's long connection (%s); no public callback URL needed",
                  settings.lark.domain)
@@ -36,4 +38,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     # scans, so collections during request bursts stay short (tail latency)
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config_for(app, host, port)).run()
+    try:
+        uvicorn.Server(config_for(app, host, port)).run(sockets=[sock])
+    finally:
+        sock.close()
