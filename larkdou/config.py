@@ -2,7 +2,9 @@
 
 The file is TOML, named `config.ini` by default (as in the guide). Every secret can also come from an
 environment variable (see `SECRET_ENV`); a set, non-empty variable wins over the file.
-Unknown keys and wrong types are `ConfigError`s that name the key and what was expected.
+Unknown keys, wrong types and values out of range are `ConfigError`s that name the key and what was
+expected, all of them at once (reading lives in `larkdou.config_load`; HuixiangDou's own settings are
+listed as ignored, see `larkdou.config_compat`). What each role needs is `larkdou.preflight`.
 """
 
 from __future__ import annotations
