@@ -93,7 +93,7 @@ def create_app(answerer: Answerer, metrics: AssistantMetrics,
             return too_large
         try:
             msg = ask_message(json.loads(body))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             return error_response(400, "not_json", 'send a JSON object like {"text": "…"}')
         except _BadRequest as exc:
             return error_response(exc.status, exc.reason, str(exc))

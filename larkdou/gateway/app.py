@@ -259,7 +259,7 @@ class Gateway:
         assert self.queue is not None
         try:
             data: Any = json.loads(await _read_body(request.headers, request.receive, 64 * 1024))
-        except (ValueError, _TooLarge, ClientDisconnect):
+        except (ValueError, RecursionError, _TooLarge, ClientDisconnect):
             return error_response(400, "not_json", 'send {"delivery_id": "…"}')
         delivery_id = data.get("delivery_id") if isinstance(data, dict) else None
         if not isinstance(delivery_id, str) or not delivery_id:

@@ -45,6 +45,7 @@ async def test_ask_returns_the_decision_and_the_answer(api):
 
 @pytest.mark.parametrize("body, status, reason", [
     (b"not json", 400, "not_json"),
+    (b"[" * 60000, 400, "not_json"),
     (b"[1, 2]", 400, "not_an_object"),
     (b"{}", 400, "missing_text"),
     (b'{"text": "   "}', 400, "missing_text"),

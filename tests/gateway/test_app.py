@@ -238,7 +238,7 @@ async def test_fetch_bad_parameters(gateway, params):
     assert r.status_code == 400 and r.json()["error"].startswith("bad_")
 
 
-@pytest.mark.parametrize("body", [b"nope", b"{}", b'{"delivery_id": 5}'])
+@pytest.mark.parametrize("body", [b"nope", b"{}", b'{"delivery_id": 5}', b"[" * 60000])
 async def test_ack_bad_body(gateway, body):
     r = await gateway.post("/ack", headers=AUTH, content=body)
     assert r.status_code == 400
