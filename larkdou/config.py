@@ -2,21 +2,22 @@
 
 The file is TOML, named `config.ini` by default (as in the guide). Every secret can also come from an
 environment variable (see `SECRET_ENV`); a set, non-empty variable wins over the file.
-Unknown keys and wrong types are `ConfigError`s that name the key and what was expected.
+Unknown keys, wrong types and values out of range are `ConfigError`s that name the key and what was
+expected, all of them at once (reading lives in `larkdou.config_load`; HuixiangDou's own settings are
+listed as ignored, see `larkdou.config_compat`). What each role needs is `larkdou.preflight`.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
-import tomllib
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from larkdou.errors import ConfigError
-from larkdou.groups import ChatSettings, GroupConfig, chat_settings, check_groups, describe_groups
+from larkdou.groups import ChatSettings, GroupConfig, chat_settings, describe_groups
+from larkdou.logs import MASK, mask_url
 
 DEFAULT_CONFIG = "config.ini"
 DEFAULT_RECALL_KEYWORDS = ["豆哥撤回"]
@@ -24,6 +25,30 @@ DEFAULT_RECALL_KEYWORDS = ["豆哥撤回"]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+STORE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "unix://")
+
+
+def http_url(value: str, *, empty_ok: bool = True) -> str:
+    """An http:// or https:// URL with a host (or "" when `empty_ok`); ValueError otherwise."""
+    if not value and empty_ok:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host" + (" (or empty)" if empty_ok else ""))
+    return value
+
+
+def store_url(value: str) -> str:
+    """A store URL: sqlite:///path, redis://…, rediss://… or unix://… ("" = the default SQLite file)."""
+    if not value:
+        return value
+    if not value.startswith(STORE_SCHEMES):
+        raise ValueError("must start with sqlite:/// (a file), redis://, rediss:// or unix:// (Redis)")
+    if value.startswith("sqlite:///") and not value[len("sqlite:///"):].strip():
+        raise ValueError("sqlite:/// needs a file path, e.g. sqlite:///workdir/gateway.db")
+    return value
 
 
 class LarkGroupConfig(_Section):
@@ -53,12 +78,23 @@ class FrontendConfig(_Section):
     webhook_url: str = "http://127.0.0.1:6666/fetch"
     lark_group: LarkGroupConfig = Field(default_factory=LarkGroupConfig)
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str) -> str:
+        return http_url(v, empty_ok=False)
+
 
 class GatewayConfig(_Section):
     host: str = "0.0.0.0"
     port: int = Field(6666, ge=1, le=65535)
     store: str = ""  # default: sqlite:///<work_dir>/gateway.db
-    fetch_token: SecretStr = SecretStr("")
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, v: str) -> str:
+        return store_url(v)
+    fetch_token: SecretStr = SecretStr("")  # /fetch and /ack need it as a Bearer token; unset: they are off
+    metrics_token: SecretStr = SecretStr("")  # when set, /metrics needs it as a Bearer token
     fetch_wait: float = Field(5.0, ge=0, le=300)  # default /fetch long-poll (?wait= overrides), seconds
     lease_seconds: float = Field(120.0, gt=0)  # a fetched message not acked by then is delivered again
     max_attempts: int = Field(5, ge=1)  # deliveries of one message before it goes to the dead-letter list
@@ -67,9 +103,15 @@ class GatewayConfig(_Section):
 
 
 class AssistantConfig(_Section):
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # the API's address; any other than loopback needs api_token
     port: int = Field(8888, ge=1, le=65535)
+    api_token: SecretStr = SecretStr("")  # when set, /api/ask and /metrics need it as a Bearer token
     store: str = ""  # the sent-message ledger; default: sqlite:///<work_dir>/assistant.db
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, v: str) -> str:
+        return store_url(v)
     work_dir: str = "workdir"
     concurrency: int = Field(8, ge=1)  # chats answered at the same time
     fetch_wait: float = Field(20.0, ge=0, le=300)
@@ -115,7 +157,7 @@ class LLMServerConfig(_Section):
 
 
 class LLMConfig(_Section):
-    base_url: str = ""
+    base_url: str = ""  # an OpenAI-compatible endpoint (…/v1); "" = [llm.server] remote_type, or none
     model: str = ""
     api_key: SecretStr = SecretStr("")
     rpm: int = Field(0, ge=0)  # 0 = no limit
@@ -128,12 +170,17 @@ class LLMConfig(_Section):
     enable_remote: bool = True
     server: LLMServerConfig = Field(default_factory=LLMServerConfig)
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return http_url(v)
+
 
 class KBConfig(_Section):
     dir: str = ""  # default: <work_dir>/kb
     docs: str = ""  # default document folder for `kb build`
     top_k: int = Field(4, ge=1)
-    threshold: float | None = None  # overrides the calibrated threshold when set
+    threshold: float | None = Field(None, ge=0, le=1)  # a relevance in [0, 1]; overrides the calibrated one
     chunk_size: int = Field(600, ge=50)
     chunk_overlap: int = Field(80, ge=0)
     include: list[str] = Field(default_factory=list)  # patterns of files to index besides documentation formats
@@ -145,12 +192,16 @@ class KBConfig(_Section):
     embedding_base_url: str = ""
     embedding_api_key: SecretStr = SecretStr("")
 
-    @field_validator("source_url")
+    @field_validator("embedding_base_url", "source_url")
     @classmethod
-    def _source_url(cls, v: str) -> str:
-        if v and not v.startswith(("http://", "https://")):
-            raise ValueError("must be empty or an http:// or https:// URL")
-        return v
+    def _http_urls(cls, v: str) -> str:
+        return http_url(v)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "KBConfig":
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be less than chunk_size ({self.chunk_size})")
+        return self
 
 
 class SandboxConfig(_Section):
@@ -185,6 +236,7 @@ class Settings(_Section):
     # where relative paths are resolved (the config file's folder); not a config key
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)
+    ignored: list[str] = Field(default_factory=list, exclude=True)  # HuixiangDou settings not used
 
     # ---- convenience accessors -------------------------------------------------------------
     @property
@@ -233,6 +285,8 @@ SECRET_ENV: dict[tuple[str, str], str] = {
     ("frontend.lark_group", "encrypt_key"): "LARKDOU_ENCRYPT_KEY",
     ("frontend.lark_group", "verification_token"): "LARKDOU_VERIFICATION_TOKEN",
     ("gateway", "fetch_token"): "LARKDOU_FETCH_TOKEN",
+    ("gateway", "metrics_token"): "LARKDOU_METRICS_TOKEN",
+    ("assistant", "api_token"): "LARKDOU_API_TOKEN",
     ("llm", "api_key"): "LARKDOU_LLM_API_KEY",
     ("llm.server", "remote_api_key"): "LARKDOU_REMOTE_API_KEY",
     ("kb", "embedding_api_key"): "LARKDOU_EMBEDDING_API_KEY",
@@ -240,130 +294,38 @@ SECRET_ENV: dict[tuple[str, str], str] = {
 
 SECRET_KEYS = {key for (_, key) in SECRET_ENV}
 
-_TYPE_WORDS = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "list_type": "a list",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-}
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
+def known_keys(model: type[BaseModel]) -> list[str]:
+    """The config keys of a table (not the excluded bookkeeping fields)."""
     return [n for n, f in model.model_fields.items() if not f.exclude]
 
 
-def _submodel(model: type[BaseModel], key: str) -> type[BaseModel] | None:
-    field = model.model_fields.get(key)
-    ann = getattr(field, "annotation", None)
-    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-
-
-def _check_unknown(data: Mapping[str, Any], model: type[BaseModel], where: str, source: str) -> None:
-    """Reject unknown keys with a suggestion, before pydantic sees them (clearer messages)."""
-    known = _known_keys(model)
-    for key, value in data.items():
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-            raise ConfigError(f"{source}: unknown key '{key}' in [{where or 'top level'}]{hint}")
-        sub = _submodel(model, key)
-        if sub is not None and isinstance(value, Mapping):
-            _check_unknown(value, sub, _join(where, key), source)
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _describe(err: dict[str, Any], source: str) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    section, _, key = loc.rpartition(".")
-    name = f"[{section}] {key}" if section else key
-    expected = _TYPE_WORDS.get(err["type"])
-    if key in SECRET_KEYS:
-        got = "(hidden)"
-    else:
-        got = repr(err.get("input"))
-    if expected:
-        return f"{source}: {name}: expected {expected}, got {got}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{source}: {name}: {msg} (got {got})"
-
-
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    for (section, key), var in SECRET_ENV.items():
-        value = env.get(var)
-        if not value:
-            continue
-        node = data
-        for part in section.split("."):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"[{section}] must be a table to take {var}")
-        node[key] = value
-
-
-def build_settings(data: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None,
-                   env: Mapping[str, str] | None = None) -> Settings:
-    """Validate a parsed TOML document (plus secret environment variables) into `Settings`."""
-    data = dict(data)
-    _apply_env(data, os.environ if env is None else env)
-    _check_unknown(data, Settings, "", source)
-    check_groups(data.get("groups"), source)
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(e, source) for e in exc.errors())) from None
-    settings.base_dir = (base_dir or Path.cwd()).resolve()
-    settings.source = source
-    return settings
-
-
-def load_settings(path: str | Path | None = None, *, required: bool = False,
-                  env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the config file. A missing file gives the defaults unless `required`."""
-    p = Path(path or DEFAULT_CONFIG)
-    if not p.exists():
-        if required or path is not None:
-            raise ConfigError(f"config file not found: {p} (create one with `larkdou config init`)")
-        return build_settings({}, source="<defaults>", env=env)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read: {exc}") from None
-    return build_settings(data, source=str(p), base_dir=p.resolve().parent, env=env)
+def missing(settings: Settings, dotted: str, why: str = "") -> str | None:
+    """The problem when the dotted key (e.g. 'frontend.lark_group.verification_token') is not set."""
+    node: Any = settings
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    value = node.get_secret_value() if isinstance(node, SecretStr) else node
+    if value:
+        return None
+    section, _, key = dotted.rpartition(".")
+    env = SECRET_ENV.get((section, key))
+    hint = f" (in the file, or as {env})" if env else ""
+    if settings.source == "<defaults>":
+        hint += f" (no {DEFAULT_CONFIG} here: write one with `larkdou config init`, or pass --config)"
+    return f"{settings.source}: [{section}] {key} is required{why}{hint}"
 
 
 def require(settings: Settings, *keys: str) -> None:
     """Raise ConfigError unless each dotted key (e.g. 'frontend.lark_group.verification_token') is set."""
-    for dotted in keys:
-        node: Any = settings
-        for part in dotted.split("."):
-            node = getattr(node, part)
-        value = node.get_secret_value() if isinstance(node, SecretStr) else node
-        if not value:
-            section, _, key = dotted.rpartition(".")
-            env = SECRET_ENV.get((section, key))
-            hint = f" or set {env}" if env else ""
-            if settings.source == "<defaults>":
-                hint += f" (no {DEFAULT_CONFIG} here: write one with `larkdou config init`, or pass --config)"
-            raise ConfigError(f"{settings.source}: [{section}] {key} is required{hint}")
+    problems = [p for p in (missing(settings, k) for k in keys) if p]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def masked(value: Any) -> str:
-    """How `config check` shows a secret."""
+    """How `config check` shows a secret: whether it is set, never its length."""
     s = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    return "(not set)" if not s else f"****** ({len(s)} chars)"
+    return "(not set)" if not s else MASK
 
 
 def describe_settings(settings: Settings) -> list[str]:
@@ -372,21 +334,28 @@ def describe_settings(settings: Settings) -> list[str]:
 
     def walk(model: BaseModel, where: str) -> None:
         scalars, tables = [], []
-        for name in _known_keys(type(model)):
+        for name in known_keys(type(model)):
             value = getattr(model, name)
             (tables if isinstance(value, BaseModel) else scalars).append((name, value))
         if scalars:
             lines.append(f"[{where}]")
             for name, value in scalars:
-                shown = masked(value) if isinstance(value, SecretStr) else repr(value)
+                shown = masked(value) if isinstance(value, SecretStr) else mask_url(repr(value))
                 lines.append(f"  {name} = {shown}")
         for name, value in tables:
-            walk(value, _join(where, name))
+            walk(value, f"{where}.{name}")
 
-    for name in _known_keys(Settings):
+    for name in known_keys(Settings):
         value = getattr(settings, name)
         if isinstance(value, list):  # [[groups]]
             lines.extend(describe_groups(value))
         else:
             walk(value, name)
     return lines
+
+
+# reading a file into Settings lives beside this module; these names are part of larkdou.config
+from larkdou.config_load import build_settings, load_settings, read_settings  # noqa: E402
+
+__all__ = ["Settings", "SECRET_ENV", "build_settings", "describe_settings", "load_settings", "masked",
+           "missing", "read_settings", "require"]

@@ -36,9 +36,12 @@ store = "sqlite:///workdir/gateway.db"   # or "redis://127.0.0.1:6379/0"
 fetch_token = "{fetch_token}"   # LARKDOU_FETCH_TOKEN; the assistant sends it as a Bearer token
 fetch_wait = 5.0              # default /fetch long-poll, seconds (?wait= overrides)
 max_attempts = 5              # deliveries of one message before it is parked (`larkdou queue dead`)
+metrics_token = ""            # LARKDOU_METRICS_TOKEN; when set, /metrics needs it as a Bearer token
 
 [assistant]
+host = "127.0.0.1"            # the API (/api/ask, /metrics); any other address needs api_token
 port = 8888
+api_token = ""                # LARKDOU_API_TOKEN; when set, /api/ask and /metrics need it as a Bearer token
 store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://…
 work_dir = "workdir"
 concurrency = 8               # chats answered at the same time

@@ -23,7 +23,7 @@ import tomli_w
 from larkdou import logs
 from larkdou.assistant.main import Running, running, until_signalled
 from larkdou.config import Settings, build_settings
-from larkdou.serving import serving
+from larkdou.serving import check_free, serving
 
 HOST = "127.0.0.1"
 
@@ -111,9 +111,11 @@ async def demo_stack(settings: Settings) -> AsyncIterator[tuple[str, Running]]:
     async with contextlib.AsyncExitStack() as stack:
         # the sandbox first: in long-connection mode the gateway connects to it at start
         callback = f"http://{HOST}:{settings.gateway.port}/event"
-        sandbox_url = await stack.enter_async_context(
-            serving(create_sandbox(settings, callback=callback), HOST, settings.sandbox.port))
-        gw = await stack.enter_async_context(serving(create_gateway(settings), HOST, settings.gateway.port))
+        sandbox_url = await stack.enter_async_context(serving(
+            create_sandbox(settings, callback=callback), HOST, settings.sandbox.port,
+            keys=(HOST, f"[sandbox] port in {settings.source}")))
+        gw = await stack.enter_async_context(serving(
+            create_gateway(settings), HOST, settings.gateway.port, keys=(HOST, f"[gateway] port in {settings.source}")))
         await _until_healthy(f"{gw}/healthz")
         assistant = await stack.enter_async_context(running(settings, api_host=HOST))
         yield sandbox_url, assistant
@@ -191,6 +193,10 @@ def _log_to_file(path: Path) -> None:
 async def _run(once: bool, work_dir: Path, receive_mode: str | None) -> None:
     settings = write_config(work_dir, receive_mode)
     logs.register_settings_secrets(settings)
+    in_file = f" in {settings.source}"
+    check_free((HOST, settings.sandbox.port, (HOST, "[sandbox] port" + in_file)),
+               (HOST, settings.gateway.port, (HOST, "[gateway] port" + in_file)),
+               (HOST, settings.assistant.port, (HOST, "[assistant] port" + in_file)))
     _log_to_file(work_dir / "demo.log")
     print(f"work dir: {work_dir} (log: demo.log)")
     from larkdou.kb import build_sample_kb

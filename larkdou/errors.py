@@ -2,11 +2,13 @@
 
     LarkdouError
     ├── ConfigError            bad or missing configuration (message names the key)
+    ├── BindError              a server cannot listen on its address (port in use, address not ours)
     ├── StoreError             the queue / ledger store cannot be reached or failed
     ├── EventError             an inbound Lark event was rejected (carries an HTTP status and a reason)
-    │   ├── SignatureError     X-Lark-Signature missing or wrong
-    │   ├── TokenError         verification token wrong
-    │   └── DecryptError       the encrypted body cannot be decrypted
+    │   └── AuthError          the request is not authenticated: one opaque answer, whatever the reason
+    │       ├── SignatureError X-Lark-Signature missing or wrong, or its timestamp out of the window
+    │       ├── TokenError     verification token wrong
+    │       └── DecryptError   the encrypted body cannot be decrypted (or is not JSON once decrypted)
     ├── LarkAPIError           an Open API call failed (code, msg, log_id, http status)
     │   ├── LarkAuthError      tenant token invalid / expired, bad app credentials
     │   ├── LarkRateLimited    99991400 / HTTP 429 / 230020 (retry_after seconds)
@@ -31,6 +33,10 @@ class ConfigError(LarkdouError):
     """The configuration is invalid; the message names the key and what was expected."""
 
 
+class BindError(LarkdouError):
+    """A server cannot listen on its host and port; the message names the config key to change."""
+
+
 class StoreError(LarkdouError):
     """The store (SQLite or Redis) failed or cannot be reached."""
 
@@ -49,18 +55,24 @@ class EventError(LarkdouError):
             self.status = status
 
 
-class SignatureError(EventError):
+class AuthError(EventError):
+    """A request that failed authentication. `reason` says why, for the log and never for the
+    client: every AuthError gets the same answer, so that nothing (a padding oracle, a token guess)
+    can be learnt from it."""
+
     status = 401
+    reason = "unauthenticated"
+
+
+class SignatureError(AuthError):
     reason = "bad_signature"
 
 
-class TokenError(EventError):
-    status = 401
+class TokenError(AuthError):
     reason = "bad_token"
 
 
-class DecryptError(EventError):
-    status = 400
+class DecryptError(AuthError):
     reason = "undecryptable"
 
 

@@ -8,7 +8,9 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+if [ "${1:-}" = "--test" ]; then
+  want_test=1
+fi
 
 apt_install() {
   # Debian packages, only when the command is missing.
@@ -17,9 +19,13 @@ apt_install() {
     local cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
   local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
   echo "installing with apt-get: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -29,10 +35,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-stamp="$VENV/.installed-$( (cat requirements.lock pyproject.toml; [ $want_test = 1 ] && cat requirements-test.lock) | sha256sum | cut -c1-16)"
+locks=(requirements.lock)
+if [ $want_test = 1 ]; then
+  locks+=(requirements-test.lock)
+fi
+stamp="$VENV/.installed-$(cat "${locks[@]}" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
-  [ $want_test = 1 ] && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.lock
+  for lock in "${locks[@]}"; do
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$lock"
+  done
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   rm -f "$VENV"/.installed-*
   touch "$stamp"

@@ -44,13 +44,14 @@ def bot_mention(key: str = "@_user_1", name: str = "豆哥", open_id: str = BOT_
 
 
 def signed_request(payload: dict[str, Any] | bytes, *, encrypt_key: str = ENCRYPT_KEY,
-                   sign: bool = True, encrypt: bool = True) -> tuple[bytes, dict[str, str]]:
-    """The body and headers Lark would POST for `payload` (encrypted and signed with the key)."""
+                   sign: bool = True, encrypt: bool = True, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """The body and headers Lark would POST for `payload` (encrypted and signed with the key, at
+    `timestamp`, default now)."""
     plain = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
     body = json.dumps({"encrypt": crypto.encrypt(encrypt_key, plain)}).encode() if encrypt else plain
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if sign:
-        ts, nonce = str(int(time.time())), secrets.token_hex(8)
+        ts, nonce = str(int(time.time()) if timestamp is None else timestamp), secrets.token_hex(8)
         headers.update({"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
                         "X-Lark-Signature": crypto.signature(ts, nonce, encrypt_key, body)})
     return body, headers

@@ -95,7 +95,9 @@ def test_duplicate_chat_ids_and_single_brackets_are_refused(tmp_path: Path) -> N
 
 
 def test_config_check_shows_the_groups_and_refuses_bad_ones(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["config", "check", "--config", str(write(tmp_path, CONFIG))])
+    secrets = {"LARKDOU_APP_ID": "cli_x", "LARKDOU_APP_SECRET": "s", "LARKDOU_ENCRYPT_KEY": "k",
+               "LARKDOU_VERIFICATION_TOKEN": "v", "LARKDOU_FETCH_TOKEN": "f"}
+    r = CliRunner(env=secrets).invoke(main, ["config", "check", "--config", str(write(tmp_path, CONFIG))])
     assert r.exit_code == 0, r.output
     assert "[[groups]]\n  chat_id = 'oc_ops'\n  mode = 'mention'\n  kb = 'ops'\n  recall_keywords = ['撤回']" in r.output
     bad = write(tmp_path, '[[groups]]\nchat_id = "oc_a"\nmode = "loud"\n')

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Iterator
 
@@ -40,6 +41,8 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "openai": ("https://api.openai.com/v1", "gpt-4o-mini"),
     "vllm": ("http://127.0.0.1:8000/v1", ""),
 }
+KEYLESS = {"vllm"}  # providers that run without an API key
+PLACEHOLDER = re.compile(r"your.?api.?key|\$\{", re.IGNORECASE)  # e.g. HuixiangDou's "YOUR-API-KEY-HERE"
 
 
 CHECK_TIMEOUT = 5.0  # seconds for the start-up check
@@ -182,8 +185,14 @@ def llm_endpoint(settings: Settings) -> tuple[str, str, str] | None:
             raise ConfigError(f"{settings.source}: [llm.server] remote_type: unknown provider {server.remote_type!r} "
                               f"(known: {', '.join(sorted(PROVIDERS))}; or set [llm] base_url)")
         base_url, default_model = PROVIDERS[remote]
-        model = model or server.remote_llm_model or default_model
+        chosen = model or server.remote_llm_model
+        # HuixiangDou's "auto" picks a model by prompt length; here it means the provider's default
+        model = default_model if chosen in ("", "auto") else chosen
         api_key = api_key or settings.secret(server.remote_api_key)
+        if remote not in KEYLESS and (not api_key or PLACEHOLDER.search(api_key)):
+            raise ConfigError(f"{settings.source}: [llm.server] remote_api_key is required for remote_type "
+                              f"{server.remote_type!r} ({'a placeholder is set' if api_key else 'not set'}; "
+                              "or set LARKDOU_REMOTE_API_KEY, or enable_remote = false for no LLM)")
     if not base_url:
         return None
     if not base_url.startswith(("http://", "https://")):

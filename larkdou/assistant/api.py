@@ -4,6 +4,9 @@ serves (on a registry of their own: several apps share one process in tests and 
 `/healthz` reports each dependency (see `larkdou.health`) and keeps the short `store` field.
 `/api/ask` runs the answerer on a text and returns its decision and answer; nothing is sent to Lark.
 It answers 503 until start-up has an answerer (`app.state.answerer`).
+With `[assistant] api_token` set, `/api/ask` and `/metrics` need `Authorization: Bearer <api_token>`
+(`/healthz` stays open for load balancers). The API listens on 127.0.0.1 unless `[assistant] host`
+says otherwise, and any other address needs the token (see larkdou.preflight).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from larkdou.answer.base import Answerer
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.health import Health, store_word
 from larkdou.message import Message
-from larkdou.serving import error_response
+from larkdou.serving import bearer_ok, error_response, unauthorized
 
 MAX_ASK_BYTES = 64 * 1024
 MAX_ASK_CHARS = 8000
@@ -57,9 +60,15 @@ def ask_message(data: Any) -> Message:
                    chat_type=chat_type, mentioned_bot=mentioned, source="api")
 
 
-def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Health) -> Starlette:
+def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Health, *,
+               api_token: str = "") -> Starlette:
     """The API app. `health` holds what `/healthz` reports; `answerer` may be set later (start-up)
-    as `app.state.answerer`."""
+    as `app.state.answerer`; with `api_token`, /api/ask and /metrics need it as a Bearer token."""
+
+    def refused(request: Request) -> Response | None:
+        if api_token and not bearer_ok(request.headers, api_token):
+            return unauthorized("send Authorization: Bearer <[assistant] api_token>")
+        return None
 
     async def healthz(request: Request) -> Response:
         status, body = await health.check()
@@ -69,9 +78,13 @@ def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Hea
         return JSONResponse(body, status_code=status)
 
     async def metrics_endpoint(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def ask(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         declared = request.headers.get("content-length", "")
         too_large = error_response(413, "too_large", f"the body is larger than {MAX_ASK_BYTES} bytes")
         if declared.isdigit() and int(declared) > MAX_ASK_BYTES:
@@ -81,7 +94,7 @@ def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Hea
             return too_large
         try:
             msg = ask_message(json.loads(body))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             return error_response(400, "not_json", 'send a JSON object like {"text": "…"}')
         except _BadRequest as exc:
             return error_response(exc.status, exc.reason, str(exc))

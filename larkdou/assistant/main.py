@@ -26,13 +26,15 @@ from larkdou.assistant.api import create_app
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.sources import HttpSource, QueueSource, Source
 from larkdou.assistant.worker import Worker
+from larkdou import preflight
 from larkdou.backoff import Backoff
-from larkdou.config import Settings, require
+from larkdou.config import Settings
 from larkdou.errors import LarkRateLimited, LarkServerError, StoreError
 from larkdou.gateway.ingest import BOT_OPEN_ID_META, open_gateway_queue
 from larkdou.health import Health
 from larkdou.lark.client import LarkApp, LarkClient
-from larkdou.serving import serving
+from larkdou.logs import mask_url
+from larkdou.serving import check_free, serving
 from larkdou.store import open_ledger
 from larkdou.store.base import Ledger, Queue
 
@@ -60,10 +62,6 @@ class Running:
         self.health.draining()
         self.worker.stop()
         await asyncio.shield(self.task)
-
-
-def _redacted(url: str) -> str:
-    return url.split("@")[-1]  # a redis://user:password@host URL keeps only the host part
 
 
 async def _retrying(health: Health, name: str, what: str, attempt: Callable[[], Awaitable[T]],
@@ -146,9 +144,10 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         client = LarkClient(LarkApp.from_settings(settings))
         stack.push_async_callback(client.aclose)
         health.probe("lark", client.check_token)
-        api = create_app(answerer, metrics, health)
+        api = create_app(answerer, metrics, health, api_token=settings.secret(settings.assistant.api_token))
         api_url = await stack.enter_async_context(serving(
-            api, api_host or settings.assistant.host, settings.assistant.port if api_port is None else api_port))
+            api, api_host or settings.assistant.host, settings.assistant.port if api_port is None else api_port,
+            keys=("[assistant] host", "[assistant] port")))
         log.info("assistant API on %s (/healthz answers 503 until start-up is done)", api_url)
 
         async def open_ledger_once() -> Ledger:
@@ -166,10 +165,10 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         waits: list[Awaitable[Any]] = [
             _retrying(health, "lark", f"Lark at {settings.lark.domain}", lambda: learn_bot_open_id(settings, client),
                       (LarkServerError, LarkRateLimited)),
-            _retrying(health, "store", f"the assistant store {_redacted(settings.assistant_store_url)}",
+            _retrying(health, "store", f"the assistant store {mask_url(settings.assistant_store_url)}",
                       open_ledger_once, (StoreError,))]
         if standalone:
-            waits.append(_retrying(health, "queue", f"the gateway store {_redacted(settings.gateway_store_url)}",
+            waits.append(_retrying(health, "queue", f"the gateway store {mask_url(settings.gateway_store_url)}",
                                    open_queue_once, (StoreError,)))
         bot_open_id, ledger, *rest = await _all(*waits)
         queue: Queue | None = rest[0] if rest else None
@@ -191,7 +190,8 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
 
             gateway = create_gateway(settings, queue=queue)
             gateway_url = await stack.enter_async_context(serving(
-                gateway, settings.gateway.host, settings.gateway.port if gateway_port is None else gateway_port))
+                gateway, settings.gateway.host, settings.gateway.port if gateway_port is None else gateway_port,
+                keys=("[gateway] host", "[gateway] port")))
             conn = gateway.state.gateway.long_connection
             if conn is not None:
                 health.report("long_connection", conn.health)
@@ -289,17 +289,17 @@ def _worker_died(task: asyncio.Task[None]) -> int:
 
 
 def check_assistant_settings(settings: Settings, standalone: bool) -> None:
-    """What the assistant cannot start without, as one clear ConfigError before anything runs."""
-    require(settings, "frontend.lark_group.app_id", "frontend.lark_group.app_secret")
-    if not standalone:
-        require(settings, "gateway.fetch_token")
-    elif settings.lark_group.receive_mode == "webhook":
-        require(settings, "frontend.lark_group.verification_token")
+    """What the assistant cannot start without, as one clear ConfigError before anything runs: the
+    same check as `larkdou config check --role assistant` (or `standalone`)."""
+    preflight.check(settings, "standalone" if standalone else "assistant")
 
 
 def serve(settings: Settings, standalone: bool = False) -> None:
     """Run the assistant in the foreground until SIGINT / SIGTERM (exit 0) or the worker's death (1)."""
     check_assistant_settings(settings, standalone)
+    a, g = settings.assistant, settings.gateway
+    check_free((a.host, a.port, ("[assistant] host", "[assistant] port")),
+               *([(g.host, g.port, ("[gateway] host", "[gateway] port"))] if standalone else []))
     status = asyncio.run(_serve(settings, standalone))
     if status:
         sys.exit(status)

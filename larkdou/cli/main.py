@@ -23,7 +23,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LarkdouError as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(f"error: {logs.scrub(line)}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             sys.exit(130)
@@ -101,15 +102,30 @@ def config_init(path: str, force: bool) -> None:
     click.echo(f"wrote {path}; fill in [frontend.lark_group] and run `larkdou config check --config {path}`")
 
 
+ROLE_NAMES = {"gateway": "the gateway", "assistant": "the assistant", "standalone": "assistant --standalone",
+              "all": "the gateway and the assistant"}
+
+
 @config.command("check")
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
-def config_check(config: str | None) -> None:
-    """Validate a config file and print what it found (secrets masked)."""
+@click.option("--role", type=click.Choice(list(ROLE_NAMES)), default="all", show_default=True,
+              help="check for what this config will run (standalone: assistant --standalone)")
+def config_check(config: str | None, role: str) -> None:
+    """Validate a config file as the services do, report every problem at once (secrets masked)."""
     from larkdou.config import describe_settings
+    from larkdou.preflight import check_file
 
-    settings = load(config, required=True)
-    click.echo(f"{settings.source}: OK")
-    for line in describe_settings(settings):
+    report = check_file(config, role)
+    for warning in report.warnings:
+        click.echo(f"warning: {logs.scrub(warning)}", err=True)
+    if report.errors:
+        for error in report.errors:
+            click.echo(f"error: {logs.scrub(error)}", err=True)
+        n = len(report.errors)
+        click.echo(f"{report.settings.source}: {n} problem{'s' if n > 1 else ''} for {ROLE_NAMES[role]}", err=True)
+        sys.exit(2)
+    click.echo(f"{report.settings.source}: OK for {ROLE_NAMES[role]}")
+    for line in describe_settings(report.settings):
         click.echo(line)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import time
@@ -23,13 +22,13 @@ from starlette.types import Receive, Scope, Send
 
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
-from larkdou.errors import EventError, StoreError
+from larkdou.errors import AuthError, EventError, StoreError
 from larkdou.gateway import leases
 from larkdou.gateway.ingest import DUPLICATE, ENQUEUED, IGNORED, Ingestor, open_gateway_queue
 from larkdou.gateway.metrics import GatewayMetrics
 from larkdou.health import Health, store_word
-from larkdou.lark.events import open_envelope
-from larkdou.serving import error_response
+from larkdou.lark.envelope import max_request_age, open_envelope
+from larkdou.serving import bearer_ok, error_response, unauthorized
 from larkdou.store.base import Queue
 
 log = logging.getLogger("larkdou.gateway")
@@ -40,6 +39,8 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 _STORE_DOWN = {"error": "store_unavailable", "message": "the store is unavailable; retry later"}
+# the one answer to every /event request that fails authentication, whatever the reason
+_UNAUTHENTICATED = b'{"error":"unauthorized","message":"request not authenticated"}'
 
 
 def _store_down() -> JSONResponse:
@@ -86,7 +87,9 @@ class Gateway:
         lg = settings.lark_group
         self.encrypt_key = lg.encrypt_key.get_secret_value()
         self.verification_token = lg.verification_token.get_secret_value()
-        self.fetch_token = settings.gateway.fetch_token.get_secret_value().encode()
+        self.max_age = max_request_age(settings.gateway.dedup_hours)
+        self.fetch_token = settings.gateway.fetch_token.get_secret_value()
+        self.metrics_token = settings.gateway.metrics_token.get_secret_value()
         self.long_connection: Any = None  # a LongConnection when receive_mode = "long_connection"
         self.health = Health(starting=queue is None)
         self.health.probe("store", self._ping)
@@ -157,6 +160,14 @@ class Gateway:
         log.warning("rejected /event from %s: %s (%s)", client, reason, message)
         return status, _json_bytes({"error": reason, "message": message})
 
+    def _unauthenticated(self, scope: Scope, exc: AuthError) -> tuple[int, bytes]:
+        """Same status, same body for every authentication failure; the reason goes to the log only."""
+        self.metrics.events.labels("rejected").inc()
+        self.metrics.rejected.labels("unauthenticated").inc()
+        client = scope["client"][0] if scope.get("client") else "?"
+        log.warning("rejected /event from %s: unauthenticated (%s: %s)", client, exc.reason, exc)
+        return 401, _UNAUTHENTICATED
+
     async def _event(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
@@ -167,7 +178,7 @@ class Gateway:
             return self._reject(scope, 400, "disconnected", "client went away")
         try:
             env = open_envelope(body, headers, encrypt_key=self.encrypt_key,
-                                verification_token=self.verification_token)
+                                verification_token=self.verification_token, max_age=self.max_age)
             if env.challenge is not None:
                 self.metrics.events.labels("challenge").inc()
                 log.info("answered url_verification challenge")
@@ -175,6 +186,8 @@ class Gateway:
             if self.ingestor is None:
                 raise StoreError("store not open yet")
             outcome = await self.ingestor.ingest_envelope(env)
+        except AuthError as exc:
+            return self._unauthenticated(scope, exc)
         except EventError as exc:
             return self._reject(scope, exc.status, exc.reason, str(exc))
         except StoreError as exc:
@@ -193,17 +206,16 @@ class Gateway:
         return error_response(405, "method_not_allowed", "Lark POSTs events to this URL; set it as the request URL")
 
     # ---- /fetch and /ack --------------------------------------------------------------------
-    def _authorized(self, request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.fetch_token)
-
     def _refuse(self, request: Request, counter: Any) -> Response | None:
-        """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None."""
-        if not self._authorized(request):
+        """The answer for a /fetch or /ack that cannot be served (no token, store not open), else None.
+        Without a `[gateway] fetch_token` these routes are off: nothing opens them."""
+        if not self.fetch_token:
+            counter.labels("disabled").inc()
+            return error_response(404, "fetch_disabled",
+                                  "/fetch and /ack are off: no [gateway] fetch_token is configured")
+        if not bearer_ok(request.headers, self.fetch_token):
             counter.labels("unauthorized").inc()
-            resp = error_response(401, "unauthorized", "send Authorization: Bearer <[gateway] fetch_token>")
-            resp.headers["WWW-Authenticate"] = "Bearer"
-            return resp
+            return unauthorized("send Authorization: Bearer <[gateway] fetch_token>")
         return _store_down() if self.queue is None else None
 
     @staticmethod
@@ -309,6 +321,8 @@ class Gateway:
         return JSONResponse(body, status_code=status)
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if self.metrics_token and not bearer_ok(request.headers, self.metrics_token):
+            return unauthorized("send Authorization: Bearer <[gateway] metrics_token>")
         if self.queue is not None:
             with contextlib.suppress(StoreError):
                 for lane, n in (await self.queue.depth()).items():

@@ -61,7 +61,7 @@ def _wire(delivery: Delivery) -> dict[str, Any]:
 def parse_body(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
         raise EventError(f"body is not JSON; {IDS_HINT}", reason="not_json") from None
     if not isinstance(data, dict):
         raise EventError(f"body is not a JSON object; {IDS_HINT}", reason="not_json")

@@ -1,122 +1,47 @@
-"""Lark event envelopes in, `Message` out (reference §1–§3).
+"""Lark message events in, `Message` out (reference §3).
 
-`open_envelope` is pure: raw body bytes and headers in, a verified plaintext payload (or a
-challenge) out, or an `EventError` saying why not. `to_message` turns an `im.message.receive_v1`
-payload into a `Message`. The webhook and the long connection both end in `to_message`.
+`to_message` turns an `im.message.receive_v1` envelope into a `Message`, reading every field it
+uses through `larkdou.lark.shape` (a field of the wrong type is a 400 naming it) and refusing
+strings that cannot be stored (lone surrogates). The webhook and the long connection both end here.
+Envelopes come from `larkdou.lark.envelope` (`open_envelope`, `classify`), re-exported below.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-from larkdou.errors import DecryptError, EventError, SignatureError, TokenError
-from larkdou.lark import crypto
+from larkdou.errors import EventError
+from larkdou.lark import shape
+from larkdou.lark.envelope import MESSAGE_RECEIVE, Envelope, classify, open_envelope
 from larkdou.message import Mention, Message
 
-MESSAGE_RECEIVE = "im.message.receive_v1"
-H_TIMESTAMP = "x-lark-request-timestamp"
-H_NONCE = "x-lark-request-nonce"
-H_SIGNATURE = "x-lark-signature"
+__all__ = ["MESSAGE_RECEIVE", "Envelope", "classify", "open_envelope", "is_recall_command", "to_message"]
+
+MAX_MENTIONS = 200
+MAX_NAME_CHARS = 1024
+TEXT_TYPES = ("text", "post")  # the message types whose content is read
 
 
-@dataclass
-class Envelope:
-    """A verified event. `challenge` is set for url_verification (answer it, nothing else)."""
-
-    payload: dict[str, Any] = field(default_factory=dict)
-    event_type: str = ""
-    event_id: str = ""
-    schema: str = ""  # "2.0", "1.0", or "" for the challenge
-    challenge: str | None = None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:  # plain dicts with Lark's spelling, e.g. "X-Lark-Signature"
-        for k, v in headers.items():
-            if k.lower() == name:
-                return v
-        return ""
-    return value
-
-
-def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise EventError(f"{what} is not JSON", reason="not_json") from None
-    if not isinstance(obj, dict):
-        raise EventError(f"{what} is not a JSON object", reason="not_json")
-    return obj
-
-
-def open_envelope(body: bytes, headers: Mapping[str, str], *, encrypt_key: str, verification_token: str) -> Envelope:
-    """Verify and decrypt one callback request.
-
-    With an encrypt key, every event but the URL challenge must carry a valid X-Lark-Signature (the
-    challenge is sent unsigned, reference §1.2). The verification token is checked in constant time:
-    `header.token` for schema 2.0, top-level `token` for 1.0 and the challenge.
-    """
-    ts, nonce, sig = _header(headers, H_TIMESTAMP), _header(headers, H_NONCE), _header(headers, H_SIGNATURE)
-    signed = bool(sig)
-    if signed and encrypt_key and not crypto.verify_signature(ts, nonce, encrypt_key, body, sig):
-        raise SignatureError("X-Lark-Signature does not match")
-
-    outer = _json_object(body, "body")
-    if "encrypt" in outer:
-        if not encrypt_key:
-            raise DecryptError("body is encrypted but no encrypt_key is configured", reason="no_encrypt_key")
-        if not isinstance(outer["encrypt"], str) or not outer["encrypt"]:
-            raise DecryptError("encrypt field is empty or not a string")
-        payload = _json_object(crypto.decrypt(encrypt_key, outer["encrypt"]), "decrypted body")
-    else:
-        payload = outer
-
-    env, token = classify(payload)
-    if not crypto.tokens_equal(verification_token, token):
-        raise TokenError("verification token does not match")
-    if env.challenge is None and encrypt_key and not signed:
-        raise SignatureError("missing X-Lark-Signature headers", reason="missing_signature")
-    return env
-
-
-def classify(payload: dict[str, Any]) -> tuple[Envelope, Any]:
-    """Recognise a plaintext payload (challenge, schema 2.0 or 1.0); returns it with its token."""
-    if payload.get("type") == "url_verification":
-        challenge = payload.get("challenge")
-        if not isinstance(challenge, str):
-            raise EventError("url_verification without a challenge", reason="missing_fields")
-        return Envelope(challenge=challenge), payload.get("token")
-    if "schema" in payload:
-        header = payload.get("header")
-        if not isinstance(header, dict) or not isinstance(payload.get("event"), dict):
-            raise EventError("schema 2.0 event without header or event", reason="missing_fields")
-        return Envelope(payload=payload, event_type=str(header.get("event_type") or ""),
-                        event_id=str(header.get("event_id") or ""), schema=str(payload["schema"])), header.get("token")
-    if "uuid" in payload:
-        event = payload.get("event")
-        if not isinstance(event, dict):
-            raise EventError("schema 1.0 event without event", reason="missing_fields")
-        return Envelope(payload=payload, event_type=str(event.get("type") or ""),
-                        event_id=str(payload.get("uuid") or ""), schema="1.0"), payload.get("token")
-    raise EventError("not a Lark event: no schema, uuid or url_verification", reason="missing_fields")
-
-
-# ---- message normalisation -----------------------------------------------------------------------
-
-def _mentions(raw: Any) -> list[Mention]:
+def _mentions(msg: dict[str, Any]) -> list[Mention]:
+    raw = shape.items(msg, "mentions", "message")
+    if len(raw) > MAX_MENTIONS:
+        raise shape.bad("message.mentions", f"a list of at most {MAX_MENTIONS}")
     out = []
-    for m in raw or []:
-        if not isinstance(m, dict) or not m.get("key"):
-            continue
-        ids = m.get("id") if isinstance(m.get("id"), dict) else {}
-        out.append(Mention(key=str(m["key"]), name=str(m.get("name") or ""),
-                           open_id=str(ids.get("open_id") or ""), user_id=str(ids.get("user_id") or "")))
+    for i, m in enumerate(raw):
+        where = f"message.mentions[{i}]"
+        if not isinstance(m, dict):
+            raise shape.bad(where, "an object")
+        key = shape.text(m, "key", where, max_chars=64)
+        ids = shape.table(m, "id", where)
+        mention = Mention(key=key, name=shape.text(m, "name", where, max_chars=MAX_NAME_CHARS),
+                          open_id=shape.ident(ids, "open_id", f"{where}.id"),
+                          user_id=shape.ident(ids, "user_id", f"{where}.id"))
+        if key:
+            out.append(mention)
     return out
 
 
@@ -127,24 +52,29 @@ def _resolve_mentions(text: str, mentions: list[Mention]) -> str:
 
 
 def _post_text(content: dict[str, Any], mentions: list[Mention]) -> str:
+    where = "message.content"
     if "content" not in content:  # language-wrapped form: {"zh_cn": {"title", "content"}}
-        for value in content.values():
+        for lang, value in content.items():
             if isinstance(value, dict) and "content" in value:
-                content = value
+                content, where = value, f"message.content.{lang}"
                 break
     names = {m.key: m.name for m in mentions}
-    lines = [str(content.get("title") or "")] if content.get("title") else []
-    for para in content.get("content") or []:
+    title = shape.text(content, "title", where)
+    lines = [title] if title else []
+    for i, para in enumerate(shape.items(content, "content", where)):
+        if not isinstance(para, list):
+            raise shape.bad(f"{where}.content[{i}]", "a list")
         parts = []
-        for el in para if isinstance(para, list) else []:
+        for j, el in enumerate(para):
+            at = f"{where}.content[{i}][{j}]"
             if not isinstance(el, dict):
-                continue
-            tag = el.get("tag")
+                raise shape.bad(at, "an object")
+            tag = shape.text(el, "tag", at)
             if tag in ("text", "a", "code_block", "md"):
-                parts.append(str(el.get("text") or ""))
+                parts.append(shape.text(el, "text", at))
             elif tag == "at":
-                key = str(el.get("user_id") or "")
-                name = el.get("user_name") or names.get(key, "")
+                key = shape.text(el, "user_id", at)
+                name = shape.text(el, "user_name", at) or names.get(key, "")
                 parts.append(f"@{name}" if name else key)
             elif tag in ("img", "media"):
                 parts.append("[image]")
@@ -152,22 +82,16 @@ def _post_text(content: dict[str, Any], mentions: list[Mention]) -> str:
     return _resolve_mentions("\n".join(lines).strip(), mentions)
 
 
-def _content(content_json: str) -> dict[str, Any]:
-    try:
-        content = json.loads(content_json) if content_json else {}
-    except ValueError:
-        return {}
-    return content if isinstance(content, dict) else {}
-
-
-def _texts(message_type: str, content: dict[str, Any], mentions: list[Mention]) -> tuple[str, str]:
+def _texts(msg: dict[str, Any], message_type: str, mentions: list[Mention]) -> tuple[str, str]:
     """(raw text with @_user_N placeholders kept, display text with mentions resolved)."""
+    raw_content = shape.text(msg, "content", "message")
+    if message_type not in TEXT_TYPES:
+        return "", f"[{message_type}]"
+    content = shape.json_object(raw_content, "message.content", reason="bad_content") if raw_content else {}
     if message_type == "text":
-        raw = str(content.get("text") or "")
+        raw = shape.text(content, "text", "message.content")
         return raw, _resolve_mentions(raw, mentions).strip()
-    if message_type == "post":
-        return _post_text(content, []), _post_text(content, mentions)
-    return "", f"[{message_type}]"
+    return _post_text(content, []), _post_text(content, mentions)
 
 
 _NOT_WORD = re.compile(r"[\W_]+")  # spaces, punctuation, symbols, emoji
@@ -195,45 +119,50 @@ def is_recall_command(raw_text: str, mentions: list[Mention], keywords: Sequence
     return bool(said) and any(said == _normalised_keyword(k) for k in keywords)
 
 
-def _ms(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return 0
+def _check_encoding(msg: Message) -> None:
+    """Every string of the message must be storable as UTF-8 (no lone surrogates)."""
+    values = [getattr(msg, f.name) for f in dataclasses.fields(msg)]
+    values += [v for m in msg.mentions for v in vars(m).values()]
+    for value in values:
+        if isinstance(value, str) and not shape.encodable(value):
+            raise EventError("the message holds text that is not valid Unicode (a lone surrogate)",
+                             reason="bad_encoding")
 
 
 def to_message(env: Envelope, *, bot_open_id: str = "",
                recall_keywords: Sequence[str] | Callable[[str], Sequence[str]]) -> Message:
-    """Normalise an `im.message.receive_v1` envelope. Raises EventError(missing_fields) when the
-    message, its id or its chat id is missing. `recall_keywords`: the keywords, or a function of the
-    chat_id giving that chat's keywords."""
-    event = env.payload.get("event") or {}
-    msg = event.get("message") if isinstance(event, dict) else None
-    if not isinstance(msg, dict) or not msg.get("message_id") or not msg.get("chat_id"):
-        raise EventError("message event without message.message_id or message.chat_id", reason="missing_fields")
-    sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
-    sender_ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
-    mentions = _mentions(msg.get("mentions"))
-    message_type = str(msg.get("message_type") or "text")
-    raw_text, text = _texts(message_type, _content(msg.get("content") if isinstance(msg.get("content"), str) else ""),
-                            mentions)
-    header = env.payload.get("header") if isinstance(env.payload.get("header"), dict) else {}
-    return Message(
-        msg_id=str(msg["message_id"]),
-        group_id=str(msg["chat_id"]),
+    """Normalise an `im.message.receive_v1` envelope. Raises EventError: missing_fields when the
+    message, its id or its chat id is missing; bad_field / bad_content / bad_encoding for a field
+    of the wrong type, content that is not the JSON its type needs, or text that cannot be stored.
+    `recall_keywords`: the keywords, or a function of the chat_id giving that chat's keywords."""
+    event = shape.table(env.payload, "event", "body", required=True)
+    msg = shape.table(event, "message", "event", required=True)
+    msg_id = shape.ident(msg, "message_id", "message", required=True)
+    chat_id = shape.ident(msg, "chat_id", "message", required=True)
+    sender = shape.table(event, "sender", "event")
+    sender_ids = shape.table(sender, "sender_id", "event.sender")
+    header = shape.table(env.payload, "header", "body")
+    mentions = _mentions(msg)
+    message_type = shape.text(msg, "message_type", "message", max_chars=64) or "text"
+    raw_text, text = _texts(msg, message_type, mentions)
+    out = Message(
+        msg_id=msg_id,
+        group_id=chat_id,
         content=text,
-        user_id=str(sender_ids.get("open_id") or ""),
-        msg_time=_ms(msg.get("create_time")),
+        user_id=shape.ident(sender_ids, "open_id", "event.sender.sender_id"),
+        msg_time=shape.millis(msg, "create_time", "message"),
         event_id=env.event_id,
-        chat_type=str(msg.get("chat_type") or "group"),
+        chat_type=shape.text(msg, "chat_type", "message", max_chars=64) or "group",
         message_type=message_type,
         mentions=mentions,
         mentioned_bot=bool(bot_open_id) and any(m.open_id == bot_open_id for m in mentions),
-        is_recall=is_recall_command(raw_text, mentions, recall_keywords(str(msg["chat_id"]))
-                                    if callable(recall_keywords) else recall_keywords),
-        root_id=str(msg.get("root_id") or ""),
-        parent_id=str(msg.get("parent_id") or ""),
-        thread_id=str(msg.get("thread_id") or ""),
-        sender_type=str(sender.get("sender_type") or "user"),
-        tenant_key=str(sender.get("tenant_key") or header.get("tenant_key") or ""),
+        is_recall=is_recall_command(raw_text, mentions,
+                                    recall_keywords(chat_id) if callable(recall_keywords) else recall_keywords),
+        root_id=shape.ident(msg, "root_id", "message"),
+        parent_id=shape.ident(msg, "parent_id", "message"),
+        thread_id=shape.ident(msg, "thread_id", "message"),
+        sender_type=shape.text(sender, "sender_type", "event.sender", max_chars=64) or "user",
+        tenant_key=shape.ident(sender, "tenant_key", "event.sender") or shape.ident(header, "tenant_key", "header"),
     )
+    _check_encoding(out)
+    return out

@@ -28,7 +28,7 @@ async def read_object(request: Request) -> dict[str, Any]:
     """The JSON object in the body (empty body: {}); BadRequest otherwise."""
     try:
         data = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")

@@ -7,7 +7,6 @@ below, announced at start; without an encrypt key, events are pushed as plain JS
 from __future__ import annotations
 
 import contextlib
-import socket
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -24,7 +23,7 @@ from larkdou.sandbox import control, openapi
 from larkdou.sandbox.longconn import LongConnHub
 from larkdou.sandbox.push import Pusher
 from larkdou.sandbox.state import Credentials, SandboxState
-from larkdou.serving import config_for
+from larkdou.serving import config_for, listen
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_APP_ID = "cli_sandbox0000000000"
@@ -93,16 +92,8 @@ def serve(settings: Settings, port: int | None = None, callback: str | None = No
     host = settings.sandbox.host
     app = create_app(settings, callback=callback)
     state: SandboxState = app.state.sandbox
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-    # without it every response waits ~40 ms on Nagle + delayed ACK
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    port = settings.sandbox.port if port is None else port
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}") from None
+    keys = ("[sandbox] host", "[sandbox] port" if port is None else "--port")
+    sock = listen(host, settings.sandbox.port if port is None else port, keys=keys)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     base = f"http://{shown}:{sock.getsockname()[1]}"
     _, defaults = credentials(settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from larkdou.errors import StoreError
 
 T = TypeVar("T")
 MAX_BATCH = 512  # jobs per transaction
+FILE_MODE = 0o600  # the database holds chat messages: owner only (SQLite gives -wal/-shm the same mode)
 BUSY_TIMEOUT_MS = 5000  # another process holding the write lock
 SWEEP_EVERY = 60.0  # seconds between periodic sweeps of expired rows
 
@@ -59,6 +61,19 @@ class _Job:
             self.loop.call_soon_threadsafe(_set)
 
 
+def _owner_only(path: str) -> None:
+    """Create the database file readable by its owner only, and take group/other access away from
+    an existing one (and its -wal/-shm) that has it."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+    except OSError as exc:
+        raise StoreError(f"sqlite store {path}: cannot create it: {exc.strerror or exc}") from exc
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, FILE_MODE)
+
+
 def _store_error(exc: BaseException, path: str) -> StoreError:
     return StoreError(f"sqlite store {path}: {exc}")
 
@@ -88,6 +103,7 @@ class SqliteDB:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"sqlite store {path}: cannot create its folder: {exc.strerror or exc}") from exc
+        _owner_only(path)
         db = cls(path, schema, upgrade)
         loop = asyncio.get_running_loop()
         db._ready = _Job(lambda _: None, loop, loop.create_future())

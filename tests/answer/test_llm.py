@@ -64,7 +64,8 @@ async def test_empty_answer_is_an_error() -> None:
 def test_guide_keys_map_to_known_providers(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s = settings_for(tmp_path, llm={"server": {"remote_type": "kimi", "remote_api_key": "sk-kimi"}})
     assert llm_endpoint(s) == (PROVIDERS["kimi"][0], PROVIDERS["kimi"][1], "sk-kimi")
-    s = settings_for(tmp_path, llm={"server": {"remote_type": "deepseek", "remote_llm_model": "deepseek-reasoner"}})
+    s = settings_for(tmp_path, llm={"server": {"remote_type": "deepseek", "remote_llm_model": "deepseek-reasoner",
+                                               "remote_api_key": "sk-ds"}})
     assert llm_endpoint(s)[:2] == ("https://api.deepseek.com/v1", "deepseek-reasoner")
     for name in ("zhipuai", "step", "siliconcloud", "internlm", "vllm"):
         assert name in PROVIDERS
@@ -82,5 +83,14 @@ def test_llm_config_mistakes_are_clear(tmp_path) -> None:  # type: ignore[no-unt
         llm_endpoint(settings_for(tmp_path, llm={"server": {"remote_type": "gpt5"}}))
     with pytest.raises(ConfigError, match=r"\[llm\] model is required"):
         llm_endpoint(settings_for(tmp_path, llm={"server": {"remote_type": "vllm"}}))
-    with pytest.raises(ConfigError, match="base_url: must start with http"):
+    with pytest.raises(ConfigError, match="base_url: must be an http:// or https:// URL"):
         llm_endpoint(settings_for(tmp_path, llm={"base_url": "api.example.com", "model": "m"}))
+    for key in ("", "YOUR-API-KEY-HERE"):  # a hosted provider would refuse every question
+        with pytest.raises(ConfigError, match=r"\[llm.server\] remote_api_key is required for remote_type 'openai'"):
+            llm_endpoint(settings_for(tmp_path, llm={"server": {"remote_type": "openai", "remote_api_key": key}}))
+
+
+def test_huixiangdou_auto_model_means_the_providers_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = settings_for(tmp_path, llm={"server": {"remote_type": "kimi", "remote_api_key": "sk-1",
+                                               "remote_llm_model": "auto"}})
+    assert llm_endpoint(s)[1] == PROVIDERS["kimi"][1]

@@ -17,6 +17,7 @@ from larkdou.serving import serving
 from larkdou.store import open_ledger
 from tests.assistant.answerers import QuestionAnswerer
 from tests.conftest import free_port
+from tests.rawhttp import raw_request
 
 
 @pytest.fixture
@@ -47,6 +48,7 @@ async def test_ask_returns_the_decision_and_the_answer(api):
 
 @pytest.mark.parametrize("body, status, reason", [
     (b"not json", 400, "not_json"),
+    (b"[" * 60000, 400, "not_json"),
     (b"[1, 2]", 400, "not_an_object"),
     (b"{}", 400, "missing_text"),
     (b'{"text": "   "}', 400, "missing_text"),
@@ -100,3 +102,19 @@ async def test_health_reports_a_store_that_went_away(tmp_path):
     finally:
         redis.kill()
         redis.wait()
+
+
+async def test_with_an_api_token_ask_and_metrics_need_it(tmp_path):
+    answerer = QuestionAnswerer()
+    async with serving(create_app(answerer, AssistantMetrics(), Health(starting=False), api_token="api-secret")) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer api-secre"}):
+                status, body = await raw_request(url, "POST", "/api/ask", headers, b'{"text": "hi"}')
+                assert status == 401 and b"unauthorized" in body
+                assert (await raw_request(url, "GET", "/metrics", headers))[0] == 401
+            assert answerer.started == []  # the LLM was never driven
+            good = {"Authorization": "Bearer api-secret"}
+            r = await http.post("/api/ask", json={"text": "怎么配置？"}, headers=good)
+            assert r.status_code == 200 and r.json()["answer"] is True
+            assert (await http.get("/metrics", headers=good)).status_code == 200
+            assert (await http.get("/healthz")).status_code == 200

@@ -13,6 +13,7 @@ from larkdou.gateway.app import create_app
 from larkdou.serving import serving
 from larkdou.store import open_queue
 from tests.conftest import free_port
+from tests.rawhttp import raw_request
 from tests.factories import (BOT_OPEN_ID, ENCRYPT_KEY, FETCH_TOKEN, VERIFICATION_TOKEN, bot_mention,
                              message_event, settings_dict, signed_request)
 
@@ -112,16 +113,29 @@ def _wrong_token():
     return signed_request(message_event("x", token="wrong-token"))
 
 
-def _undecryptable():
+def _signed(body: bytes, ts: int | None = None):
+    import time
     from larkdou.lark import crypto
-    body = json.dumps({"encrypt": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="}).encode()
-    headers = {"X-Lark-Request-Timestamp": "1", "X-Lark-Request-Nonce": "n",
-               "X-Lark-Signature": crypto.signature("1", "n", ENCRYPT_KEY, body)}
-    return body, headers
+    ts_s = str(int(time.time()) if ts is None else ts)
+    return body, {"X-Lark-Request-Timestamp": ts_s, "X-Lark-Request-Nonce": "n",
+                  "X-Lark-Signature": crypto.signature(ts_s, "n", ENCRYPT_KEY, body)}
+
+
+def _undecryptable():
+    return _signed(json.dumps({"encrypt": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="}).encode())
 
 
 def _not_json():
     return b"{not json", {}
+
+
+def _deeply_nested():
+    return b"[" * 1000, {}
+
+
+def _replayed_after_the_window():
+    import time
+    return signed_request(message_event("x"), timestamp=int(time.time()) - 13 * 3600)
 
 
 def _missing_fields():
@@ -134,12 +148,59 @@ def _too_large():
     return signed_request(message_event("x" * (1024 * 1024 + 10)))
 
 
+UNAUTHENTICATED = {"error": "unauthorized", "message": "request not authenticated"}
+
+
+@pytest.mark.parametrize("make,logged", [
+    (_not_json, "not_json"),
+    (_deeply_nested, "not_json"),
+    (_wrong_token, "bad_token"),
+    (_tampered, "bad_signature"),
+    (_unsigned, "missing_signature"),
+    (_undecryptable, "undecryptable"),
+    (_replayed_after_the_window, "stale_timestamp"),
+])
+async def test_every_authentication_failure_gets_the_same_answer(gateway, caplog, make, logged):
+    body, headers = make()
+    with caplog.at_level(logging.WARNING, logger="larkdou"):
+        r = await gateway.post("/event", content=body, headers=headers)
+    assert r.status_code == 401 and r.json() == UNAUTHENTICATED
+    assert await depth(gateway) == {"recall": 0, "normal": 0, "leased": 0}
+    lines = [rec.getMessage() for rec in caplog.records if rec.name.startswith("larkdou")]
+    assert len(lines) == 1 and logged in lines[0]  # the operator's log says why; the client never does
+    assert not any("Traceback" in l or any(s in l for s in SECRETS) for l in lines)
+    assert 'larkdou_gateway_rejected_total{reason="unauthenticated"} 1.0' in (await gateway.get("/metrics")).text
+
+
+async def test_bad_padding_and_good_padding_get_the_same_answer(gateway):
+    """An unsigned request is decrypted only to recognise the URL challenge: whether its padding
+    was right must not show (no padding oracle)."""
+    import base64
+    from larkdou.lark import crypto
+    good = crypto.encrypt(ENCRYPT_KEY, b"padding fine, not JSON")
+    raw = bytearray(base64.b64decode(good))
+    raw[-17] ^= 0x01  # the last plaintext byte, i.e. the padding
+    bad = base64.b64encode(bytes(raw)).decode()
+    answers = []
+    for value in (good, bad):
+        r = await gateway.post("/event", content=json.dumps({"encrypt": value}))
+        answers.append((r.status_code, r.content, r.headers["content-type"]))
+    assert answers[0] == answers[1] and answers[0][0] == 401
+
+
+async def test_an_old_signed_request_replayed_is_refused(gateway):
+    import time
+    event = message_event("said long ago", message_id="om_old")
+    body, headers = signed_request(event, timestamp=int(time.time()) - 12 * 3600 - 60)  # past dedup_hours
+    r = await gateway.post("/event", content=body, headers=headers)
+    assert r.status_code == 401 and r.json() == UNAUTHENTICATED
+    assert await fetch(gateway) == {}
+    fresh_body, fresh_headers = signed_request(event, timestamp=int(time.time()) - 7 * 3600)  # Lark's late retry
+    assert (await gateway.post("/event", content=fresh_body, headers=fresh_headers)).status_code == 200
+    assert (await fetch(gateway))["msg_id"] == "om_old"
+
+
 @pytest.mark.parametrize("make,status,reason", [
-    (_not_json, 400, "not_json"),
-    (_wrong_token, 401, "bad_token"),
-    (_tampered, 401, "bad_signature"),
-    (_unsigned, 401, "missing_signature"),
-    (_undecryptable, 400, "undecryptable"),
     (_missing_fields, 400, "missing_fields"),
     (_too_large, 413, "too_large"),
 ])
@@ -177,7 +238,7 @@ async def test_fetch_bad_parameters(gateway, params):
     assert r.status_code == 400 and r.json()["error"].startswith("bad_")
 
 
-@pytest.mark.parametrize("body", [b"nope", b"{}", b'{"delivery_id": 5}'])
+@pytest.mark.parametrize("body", [b"nope", b"{}", b'{"delivery_id": 5}', b"[" * 60000])
 async def test_ack_bad_body(gateway, body):
     r = await gateway.post("/ack", headers=AUTH, content=body)
     assert r.status_code == 400
@@ -281,3 +342,37 @@ async def test_plain_events_without_encrypt_key(store_url):
             assert (await fetch(client))["content"] == "plain"
             bad = await client.post("/event", content=json.dumps(message_event("x", token="nope")))
             assert bad.status_code == 401
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer", "bearer   ", "Basic Og==", "Bearer null"])
+async def test_without_a_fetch_token_fetch_and_ack_are_off(store_url, authorization):
+    settings = make_settings(store_url, fetch_token="")
+    async with serving(create_app(settings)) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await post_event(client, message_event("secret plans"))).status_code == 200
+            headers = {"Authorization": authorization} if authorization is not None else {}
+            status, body = await raw_request(base, "POST", "/fetch", headers)
+            assert status == 404 and json.loads(body)["error"] == "fetch_disabled"
+            assert "secret plans" not in body.decode()
+            assert (await raw_request(base, "POST", "/ack", headers, b'{"delivery_id": "1.x"}'))[0] == 404
+            assert (await client.get("/healthz")).json()["depth"]["normal"] == 1  # still queued, untouched
+
+
+@pytest.mark.parametrize("authorization", ["Bearer ", "Bearer", "Bearer  \t", f"Basic {FETCH_TOKEN}",
+                                           f"Bearer {FETCH_TOKEN}x", f"Bearer {FETCH_TOKEN[:-1]}"])
+async def test_an_empty_or_wrong_bearer_token_never_gets_messages(gateway, authorization):
+    await post_event(gateway, message_event("for the assistant only"))
+    status, body = await raw_request(str(gateway.base_url), "POST", "/fetch", {"Authorization": authorization})
+    assert status == 401 and json.loads(body)["error"] == "unauthorized"
+    assert "for the assistant only" not in body.decode()
+    assert (await fetch(gateway))["content"] == "for the assistant only"
+
+
+async def test_metrics_can_need_a_token(store_url):
+    async with serving(create_app(make_settings(store_url, metrics_token="metrics-secret"))) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/metrics")).status_code == 401
+            assert (await raw_request(base, "GET", "/metrics", {"Authorization": "Bearer "}))[0] == 401
+            ok = await client.get("/metrics", headers={"Authorization": "Bearer metrics-secret"})
+            assert ok.status_code == 200 and "larkdou_gateway_events_total" in ok.text
+            assert (await client.get("/healthz")).status_code == 200  # health stays open

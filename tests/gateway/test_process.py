@@ -92,6 +92,11 @@ def test_config_init_then_check_masks_secrets(tmp_path):
     token = text.split('fetch_token = "')[1].split('"')[0]
     assert len(token) >= 24
     res = run_cli("config", "check", "--config", str(cfg))
+    assert res.returncode == 2 and token not in res.stdout + res.stderr  # the credentials are still to fill in
+    assert all(f"{key} is required" in res.stderr for key in ("app_id", "app_secret", "verification_token"))
+    cfg.write_text(text.replace('app_id = ""', 'app_id = "cli_x"').replace('app_secret = ""', 'app_secret = "sec"')
+                   .replace('verification_token = ""', 'verification_token = "def"'))
+    res = run_cli("config", "check", "--config", str(cfg))
     assert res.returncode == 0 and token not in res.stdout and "fetch_token = ******" in res.stdout
     assert run_cli("config", "init", "--path", str(cfg)).returncode == 2  # never overwrites silently
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from larkdou.errors import DecryptError, EventError, SignatureError, TokenError
+from larkdou.errors import AuthError, DecryptError, EventError, SignatureError, TokenError
+from larkdou.lark import crypto
 from larkdou.lark.events import is_recall_command, open_envelope, to_message
 from larkdou.message import Mention
 from tests.factories import (BOT_OPEN_ID, ENCRYPT_KEY, VERIFICATION_TOKEN, bot_mention, message_event,
@@ -80,80 +81,101 @@ def test_encrypted_body_without_configured_key():
     assert err.value.reason == "no_encrypt_key"
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[1,2]", b'"str"'])
-def test_not_json(body):
-    with pytest.raises(EventError) as err:
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1,2]", b'"str"', b"[" * 100000, b'{"a":' * 5000])
+def test_a_body_that_is_not_a_json_object_is_not_authenticated(body):
+    with pytest.raises(AuthError) as err:
         open_envelope(body, {}, encrypt_key="", verification_token=VERIFICATION_TOKEN)
-    assert err.value.reason == "not_json" and err.value.status == 400
+    assert err.value.reason == "not_json" and err.value.status == 401
 
 
-def test_schema_1_event_token_at_top_level():
-    payload = {"uuid": "u-1", "token": VERIFICATION_TOKEN, "ts": "1", "type": "event_callback",
-               "event": {"type": "message"}}
-    body = json.dumps(payload).encode()
-    env = open_envelope(body, {}, encrypt_key="", verification_token=VERIFICATION_TOKEN)
-    assert (env.event_type, env.event_id, env.schema) == ("message", "u-1", "1.0")
+def _unsigned_challenge_cipher(plaintext: bytes) -> bytes:
+    return json.dumps({"encrypt": crypto.encrypt(ENCRYPT_KEY, plaintext)}).encode()
 
 
-def test_text_message_with_bot_mention():
-    event = message_event("@_user_1 how do I set the key?", message_id="om_9", chat_id="oc_9",
-                          mentions=[bot_mention()], create_time_ms=1700000000123)
-    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
-    assert msg.content == "@豆哥 how do I set the key?"
-    assert msg.mentioned_bot and not msg.is_recall
-    assert (msg.msg_id, msg.group_id, msg.user_id, msg.msg_time) == ("om_9", "oc_9", "ou_alice", 1700000000123)
-    assert msg.to_fetch_dict("d1")["delivery_id"] == "d1"
+def test_unsigned_bad_padding_and_good_padding_fail_alike():
+    import base64
+    good_padding_not_json = _unsigned_challenge_cipher(b"not json at all")
+    raw = bytearray(base64.b64decode(json.loads(good_padding_not_json)["encrypt"]))
+    raw[-17] ^= 0x01  # flips the last plaintext byte: the padding no longer checks out
+    bad_padding = json.dumps({"encrypt": base64.b64encode(bytes(raw)).decode()}).encode()
+    not_a_challenge = _unsigned_challenge_cipher(json.dumps(message_event("x")).encode())
+    errors = []
+    for body in (bad_padding, good_padding_not_json, not_a_challenge):
+        with pytest.raises(AuthError) as err:
+            open_envelope(body, {}, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+        errors.append(err.value)
+    assert [e.reason for e in errors] == ["undecryptable", "not_json", "missing_signature"]
+    assert all(isinstance(e, AuthError) and e.status == 401 for e in errors)
 
 
-def test_mention_of_someone_else_is_not_the_bot():
-    event = message_event("@_user_1 hi", mentions=[bot_mention(name="Tom", open_id="ou_tom")])
-    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
-    assert not msg.mentioned_bot and msg.content == "@Tom hi"
+def test_unsigned_request_is_only_ever_a_challenge_with_the_right_token():
+    with pytest.raises(AuthError):
+        opened({"challenge": "c", "token": "wrong", "type": "url_verification"}, sign=False)
+    with pytest.raises(AuthError):  # the challenge alone, without the token
+        opened({"challenge": "c", "type": "url_verification"}, sign=False)
+    plain = json.dumps({"challenge": "c3", "token": VERIFICATION_TOKEN, "type": "url_verification"}).encode()
+    assert open_envelope(plain, {}, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN).challenge == "c3"
 
 
-def test_ten_mentions_replace_longest_key_first():
-    mentions = [bot_mention(key=f"@_user_{i}", name=f"U{i}", open_id=f"ou_{i}") for i in range(1, 11)]
-    event = message_event("@_user_10 @_user_1", mentions=mentions)
-    assert to_message(opened(event), recall_keywords=KW).content == "@U10 @U1"
+def test_a_signed_challenge_is_answered_too():
+    assert opened({"challenge": "c4", "token": VERIFICATION_TOKEN, "type": "url_verification"}).challenge == "c4"
 
 
-def test_post_content_becomes_text():
-    content = {"title": "标题", "content": [[{"tag": "at", "user_id": "@_user_1", "user_name": "豆哥"},
-                                             {"tag": "text", "text": " 怎么部署？"}],
-                                            [{"tag": "img", "image_key": "img_1"}]]}
-    event = message_event(message_type="post", content=content, mentions=[bot_mention()])
-    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
-    assert msg.content == "标题\n@豆哥 怎么部署？\n[image]" and msg.mentioned_bot
+@pytest.mark.parametrize("age,reason", [(9 * 3600, "stale_timestamp"), (-3600, "future_timestamp")])
+def test_timestamp_outside_the_window_is_refused(age, reason):
+    import time
+    body, headers = signed_request(message_event("x"), timestamp=int(time.time()) - age)
+    with pytest.raises(SignatureError) as err:
+        open_envelope(body, headers, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+    assert err.value.reason == reason
 
 
-def test_language_wrapped_post():
-    content = {"zh_cn": {"title": "", "content": [[{"tag": "text", "text": "豆哥撤回"}]]}}
-    msg = to_message(opened(message_event(message_type="post", content=content)), recall_keywords=KW)
-    assert msg.content == "豆哥撤回" and msg.is_recall
+def test_timestamp_window_follows_the_dedup_window():
+    import time
+    from larkdou.lark.envelope import max_request_age
+    body, headers = signed_request(message_event("x"), timestamp=int(time.time()) - 7 * 3600 - 600)
+    assert open_envelope(body, headers, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN,
+                         max_age=max_request_age(8)).event_id  # Lark's last re-push, ~7.1 h late
+    with pytest.raises(SignatureError):
+        open_envelope(body, headers, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN,
+                      max_age=max_request_age(7))
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("豆哥撤回", True), ("  豆哥撤回！", True), ("@_user_1 豆哥撤回", True), ("豆哥撤回。", True),
-    ("豆哥 撤回", True), ("请豆哥撤回一下", False), ("豆哥撤回吧我说错了", False), ("", False), ("撤回", False),
-])
-def test_recall_matching(text, expected):
-    assert is_recall_command(text, [Mention(key="@_user_1", name="豆哥")], KW) is expected
+def test_without_a_configured_verification_token_nothing_is_accepted():
+    body = json.dumps(message_event("x", token="")).encode()
+    with pytest.raises(TokenError):
+        open_envelope(body, {}, encrypt_key="", verification_token="")
 
 
-def test_recall_keywords_are_configurable_and_case_insensitive():
-    assert is_recall_command("Recall!", [], ["recall", "豆哥撤回"])
-    assert not is_recall_command("豆哥撤回", [], ["recall"])
-
-
-@pytest.mark.parametrize("drop", ["message_id", "chat_id"])
-def test_message_without_ids_is_rejected(drop):
+def _message(**fields):
     event = message_event("x")
-    del event["event"]["message"][drop]
+    event["event"]["message"].update(fields)
+    return event
+
+
+@pytest.mark.parametrize("fields,reason", [
+    ({"mentions": 1}, "bad_field"),
+    ({"mentions": [1]}, "bad_field"),
+    ({"mentions": [{"key": "@_user_1", "id": "ou_x"}]}, "bad_field"),
+    ({"message_id": 5}, "bad_field"),
+    ({"message_id": {"a": 1}}, "bad_field"),
+    ({"chat_id": ["oc_1"]}, "bad_field"),
+    ({"create_time": "yesterday"}, "bad_field"),
+    ({"content": 5}, "bad_field"),
+    ({"content": "{not json"}, "bad_content"),
+    ({"content": "[" * 100000}, "bad_content"),
+    ({"content": json.dumps({"text": 5})}, "bad_field"),
+    ({"message_type": "post", "content": json.dumps({"content": 5})}, "bad_field"),
+    ({"message_type": "post", "content": json.dumps({"content": [5]})}, "bad_field"),
+    ({"message_type": "post", "content": json.dumps({"content": [[{"tag": "text", "text": []}]]})}, "bad_field"),
+    ({"content": '{"text": "\ud800"}'}, "bad_encoding"),
+    ({"message_id": "om_\ud800"}, "bad_encoding"),
+    ({"mentions": [{"key": "@_user_1", "name": "\udfff"}]}, "bad_encoding"),
+])
+def test_a_malformed_message_field_is_named(fields, reason):
+    event = _message(**fields)
+    body = json.dumps(event).encode()  # a lone surrogate goes out as a \ud800 escape
+    env = open_envelope(body, {}, encrypt_key="", verification_token=VERIFICATION_TOKEN)
     with pytest.raises(EventError) as err:
-        to_message(opened(event), recall_keywords=KW)
-    assert err.value.reason == "missing_fields"
-
-
-def test_image_message_has_placeholder_text():
-    msg = to_message(opened(message_event(message_type="image", content={"image_key": "img_1"})), recall_keywords=KW)
-    assert msg.content == "[image]" and msg.message_type == "image"
+        to_message(env, recall_keywords=KW)
+    assert err.value.reason == reason and err.value.status == 400 and not isinstance(err.value, AuthError)

@@ -64,7 +64,7 @@ async def test_sandbox_command_serves_the_configured_app(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("args, reason", [
     (["--callback", "gateway:6666"], "callback must be an http"),
-    (["--port", "{busy}"], "cannot listen"),
+    (["--port", "{busy}"], "is in use (--port)"),
 ])
 def test_sandbox_command_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], reason: str) -> None:
     with socket.socket() as busy:
