@@ -142,6 +142,7 @@ def streaming_card(partial: str, *, title: str = "", footer: str = "", lang: Lan
 def answer_card(markdown: str, *, title: str = "", sources: Iterable[SourceLink] = (), hint: str = "",
                 footer: str = "", lang: Lang = "zh", budget: int = CARD_BUDGET) -> dict[str, Any]:
     """One card with the whole answer, or as much of it as fits (then a note says it was trimmed)."""
+    _not_empty(markdown)
     tail = _tail(sources=sources, notes=[hint, footer], lang=lang)
     body = close_fences(to_lark_markdown(markdown))
     return _card(trim_markdown(body, _room(title, tail, budget), _grey(TEXTS[lang]["truncated"])),
@@ -152,6 +153,7 @@ def answer_cards(markdown: str, *, title: str = "", sources: Iterable[SourceLink
                  footer: str = "", lang: Lang = "zh", budget: int = CARD_BUDGET) -> list[dict[str, Any]]:
     """The whole answer over as many cards as it needs; the sources, hint and footer go on the last,
     later cards' titles say they continue."""
+    _not_empty(markdown)
     sources = list(sources)
     tail = _tail(sources=sources, notes=[hint, footer], lang=lang)
     more = title + TEXTS[lang]["more"] if title.strip() else ""
@@ -162,6 +164,11 @@ def answer_cards(markdown: str, *, title: str = "", sources: Iterable[SourceLink
         last = n == len(parts) - 1
         cards.append(_card(part, title=title if n == 0 else more, tail=tail if last else []))
     return cards
+
+
+def _not_empty(markdown: str) -> None:
+    if not markdown.strip():
+        raise ValueError("an answer must not be empty")
 
 
 def answer_text(markdown: str, *, title: str = "", sources: Iterable[SourceLink] = (), hint: str = "",
