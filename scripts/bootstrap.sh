@@ -10,6 +10,14 @@ PYTHON=${PYTHON:-python3}
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+apt_get() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing with apt-get: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 apt_install() {
   # Debian packages, only when the command is missing.
   local missing=()
@@ -17,12 +25,7 @@ apt_install() {
     local cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "installing with apt-get: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -eq 0 ] || apt_get "${missing[@]}"
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -40,4 +43,8 @@ fi
 
 if [ $want_test = 1 ]; then
   apt_install redis-server:redis-server chromium:chromium wrk:wrk
+  # a Chinese font, so the sandbox page (and its screenshots in docs/img) shows Chinese text
+  if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    apt_get fonts-wqy-microhei
+  fi
 fi
