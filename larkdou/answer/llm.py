@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import AsyncIterator
 
 import openai
 
@@ -81,6 +82,51 @@ class LLMClient:
         if not isinstance(text, str) or not text.strip():
             raise LLMError(f"LLM {self.base_url} sent an empty answer")
         return text.strip()
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """The reply as it is written: an async iterator of text pieces (`stream=True`), under the same
+        limits as `chat` (a concurrency slot is held until the stream ends, `timeout` bounds each wait
+        for data). Starting the request is retried like `chat`; a failure after some pieces raises
+        `LLMError` once those pieces were yielded. Close it (`contextlib.aclosing`) or let its consumer
+        be cancelled to stop the request."""
+        async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            try:
+                chunks = await self._client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
+                                                                    stream=True, **self._params)
+            except (openai.APIError, ValueError) as exc:
+                raise self._stream_error(exc, 0) from None
+            sent = 0
+            try:
+                async for chunk in chunks:
+                    for choice in chunk.choices or []:
+                        piece = choice.delta.content if choice.delta is not None else None
+                        if piece:
+                            sent += 1
+                            yield piece
+            except (openai.APIError, ValueError) as exc:
+                raise self._stream_error(exc, sent) from None
+            finally:
+                await chunks.close()
+            if not sent:
+                raise LLMError(f"LLM {self.base_url} sent an empty answer")
+
+    def _stream_error(self, exc: Exception, sent: int) -> LLMError:
+        """What went wrong, without the key; `sent` pieces had already arrived."""
+        where = f"after {sent} pieces" if sent else f"after {self.retries + 1} attempts"
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            if status in (408, 409, 429) or status >= 500:
+                return LLMError(f"LLM {self.base_url} failed {where}: HTTP {status}")
+            return LLMError(f"LLM {self.base_url} refused the request: HTTP {status}")
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMError(f"LLM {self.base_url} failed {where}: timed out")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(f"LLM {self.base_url} failed {where}: {type(exc.__cause__ or exc).__name__}")
+        if isinstance(exc, openai.APIError):
+            return LLMError(f"LLM {self.base_url} failed {where}: {exc.message}")
+        return LLMError(f"LLM {self.base_url} sent an unexpected stream")
 
     async def aclose(self) -> None:
         await self._client.close()
