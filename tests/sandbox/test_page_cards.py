@@ -128,3 +128,31 @@ async def test_people_reply_and_talk_in_threads_from_the_page(page: Page, sandbo
     reply = posted["几点？"]
     assert (reply["parent_id"], reply["root_id"]) == (first, first) and reply["thread_id"].startswith("omt_")
     assert reply["sender"]["name"] == "bob"
+
+
+async def test_any_card_renders_safely_and_tables_quotes_lists_render(page: Page, sandbox: Sandbox,
+                                                                      lark: LarkClient) -> None:
+    """A card from any sender, not only larkdou's escaped ones: HTML in it stays text."""
+    chat_id = sandbox.state.default_chat.chat_id
+    hostile = ("<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>\n"
+               "<a href='javascript:window.pwned=3'>click</a> <font color='red'>red</font> "
+               "<font color='red' onmouseover='window.pwned=4'>hover</font>\n\n"
+               "| 命令 | 作用 |\n|---|---|\n| `larkdou demo` | 演示 |\n\n> 引用的一句话\n\n- 一级\n    - 二级\n1. 第一\n2. 第二")
+    card = {"schema": "2.0", "config": {"update_multi": True},
+            "header": {"title": {"tag": "plain_text", "content": "<b>not bold</b>"}, "template": "red"},
+            "body": {"elements": [{"tag": "markdown", "element_id": "x", "content": hostile},
+                                  {"tag": "chart", "chart_spec": {}}]}}
+    sent = await lark.send_card(chat_id, card, uuid=reply_uuid("om_hostile"))
+    shown = page.locator(f'[data-message-id="{sent.message_id}"] .card')
+    await expect(shown.locator(".card-header")).to_have_text("<b>not bold</b>")
+    await expect(shown.locator("table td").first).to_have_text("larkdou demo")
+    await expect(shown.locator("blockquote")).to_have_text("引用的一句话")
+    await expect(shown.locator("ul ul li")).to_have_text("二级")
+    await expect(shown.locator("ol li")).to_have_count(2)
+    await expect(shown.locator(".unsupported")).to_have_text("[chart]")
+    await expect(shown).to_contain_text('<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>')
+    await expect(shown.locator("img, script, [onerror], [onmouseover]")).to_have_count(0)
+    await expect(shown.locator("a")).to_have_count(0)  # a javascript: link is only its text
+    await expect(shown.locator(".font-red")).to_have_text("red")
+    await expect(shown).to_contain_text("<font color='red' onmouseover='window.pwned=4'>hover</font>")
+    assert await page.evaluate("window.pwned") is None

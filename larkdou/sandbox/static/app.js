@@ -17,13 +17,6 @@ async function api(path, options) {
   return body;
 }
 
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function timeOf(ms) {
   return new Date(Number(ms)).toLocaleTimeString();
 }

@@ -7,12 +7,7 @@ const LarkCard = (() => {
   const TEMPLATES = new Set(["blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine",
                              "violet", "purple", "indigo", "grey", "default"]);
 
-  function node(tag, cls, text) {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text !== undefined) n.textContent = text;
-    return n;
-  }
+  const node = el;
 
   function text(obj) {
     // a text object {tag: plain_text|lark_md, content}

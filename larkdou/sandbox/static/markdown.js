@@ -10,12 +10,7 @@ const LarkMarkdown = (() => {
   const COLORS = new Set(["grey", "gray", "red", "green", "blue", "orange", "yellow", "purple", "violet",
                           "carmine", "wathet", "turquoise", "lime", "indigo", "neutral"]);
 
-  function node(tag, cls, text) {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text !== undefined) n.textContent = text;
-    return n;
-  }
+  const node = el;
 
   function decode(text) {
     return text.replace(/&(#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});/gi, (all, name) => {
@@ -217,11 +212,15 @@ const LarkMarkdown = (() => {
       const ordered = /\d/.test(m[2]);
       while (stack.length && indent < stack[stack.length - 1].indent) stack.pop();
       let top = stack[stack.length - 1];
+      if (top && indent === top.indent && ordered !== top.ordered) { // another kind of list begins
+        stack.pop();
+        top = stack[stack.length - 1];
+      }
       if (!top || indent > top.indent) {
         const list = node(ordered ? "ol" : "ul");
         if (ordered) list.start = parseInt(m[2], 10);
         (top ? top.list.lastElementChild : frag).append(list);
-        top = { indent, list };
+        top = { indent, list, ordered };
         stack.push(top);
       }
       top.list.append(renderInline(m[3], node("li")));
