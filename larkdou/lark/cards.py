@@ -135,7 +135,7 @@ def streaming_card(partial: str, *, title: str = "", footer: str = "", lang: Lan
     trimmed to fit) and a grey "writing…" line."""
     texts = TEXTS[lang]
     tail = _tail(notes=[texts["writing"], footer], lang=lang)
-    body = close_fences(to_lark_markdown(partial)) if partial.strip() else _grey(texts["thinking"])
+    body = to_lark_markdown(partial) if partial.strip() else _grey(texts["thinking"])
     return _card(trim_markdown(body, _room(title, tail, budget), _grey(texts["truncated"])), title=title, tail=tail)
 
 
@@ -144,7 +144,7 @@ def answer_card(markdown: str, *, title: str = "", sources: Iterable[SourceLink]
     """One card with the whole answer, or as much of it as fits (then a note says it was trimmed)."""
     _not_empty(markdown)
     tail = _tail(sources=sources, notes=[hint, footer], lang=lang)
-    body = close_fences(to_lark_markdown(markdown))
+    body = to_lark_markdown(markdown)
     return _card(trim_markdown(body, _room(title, tail, budget), _grey(TEXTS[lang]["truncated"])),
                  title=title, tail=tail)
 

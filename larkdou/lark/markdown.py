@@ -27,7 +27,7 @@ from larkdou.lark.text import encoded_size, split_text
 
 MAX_TABLES = 4  # per markdown component (Lark)
 HEADING_SHIFT = 3
-_PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+_PARSER = MarkdownIt("commonmark").enable("table").disable("inline")  # block structure is all we need
 _ATX = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
 _URL = r"https?://[^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*"
 _DEST = r"[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*"  # a link destination, balanced parentheses allowed
@@ -250,6 +250,8 @@ def escape_markdown(text: str) -> str:
 
 def close_fences(text: str) -> str:
     """`text` with a code fence left open at its end closed (a partial answer being streamed)."""
+    if "```" not in text and "~~~" not in text:
+        return text
     lines = text.split("\n")
     opener = _blocks(lines, demote=False).open_fence[-1] if lines else ""
     return text + "\n" + _closer(opener) if opener else text
@@ -276,6 +278,10 @@ class _Splitter:
     def __init__(self, lines: list[str], limit: int):
         self.lines, self.limit, self.size = lines, limit, encoded_size
         self.open_fence = _blocks(lines, demote=False).open_fence
+        self.sizes = [encoded_size(line) for line in lines]
+        fences = {f for f in self.open_fence if f}
+        self.opener = {f: encoded_size(f) for f in fences}
+        self.closer = {f: encoded_size(_closer(f)) for f in fences}
         self.nl = encoded_size("\n")
         self.parts: list[str] = []
         self.reopen = ""  # the fence opener the current part starts with
@@ -284,15 +290,15 @@ class _Splitter:
 
     def fits(self, i: int) -> bool:
         """Would the current part, with line `i` added, be within the limit (fence edges included)?"""
-        total = self.cur_size + (self.nl if self.cur else 0) + self.size(self.lines[i])
+        total = self.cur_size + (self.nl if self.cur else 0) + self.sizes[i]
         if self.reopen:
-            total += self.size(self.reopen) + self.nl
+            total += self.opener[self.reopen] + self.nl
         if self.open_fence[i]:
-            total += self.nl + self.size(_closer(self.open_fence[i]))
+            total += self.nl + self.closer[self.open_fence[i]]
         return total <= self.limit
 
     def add(self, i: int) -> None:
-        self.cur_size += (self.nl if self.cur else 0) + self.size(self.lines[i])
+        self.cur_size += (self.nl if self.cur else 0) + self.sizes[i]
         self.cur.append(i)
 
     def emit(self, upto: int) -> None:
@@ -314,7 +320,7 @@ class _Splitter:
         """The last blank line outside a fence in the second half of the part, else its last line."""
         cut, running = self.cur[-1], 0
         for j in self.cur[1:]:
-            running += self.size(self.lines[j]) + self.nl
+            running += self.sizes[j] + self.nl
             if not self.lines[j].strip() and not self.open_fence[j] and running * 2 >= self.cur_size:
                 cut = j
         return cut
@@ -343,11 +349,24 @@ class _Splitter:
             self.parts.append((self.reopen + "\n" if self.reopen else "") + piece + tail)
             self.reopen = self.open_fence[i]
         self.lines[i] = pieces[-1] if pieces else ""
+        self.sizes[i] = self.size(self.lines[i])
 
 
 def trim_markdown(text: str, limit: int, note: str) -> str:
-    """`text` if it fits in `limit` bytes, else its first part (see `split_markdown`) and `note`."""
+    """`text` with an open fence at its end closed if it fits in `limit` bytes; else as much of it as
+    fits (see `split_markdown`: cut at a paragraph or line boundary, fences closed) and `note`."""
     if encoded_size(text) <= limit:
-        return text
+        closed = close_fences(text)
+        if encoded_size(closed) <= limit:
+            return closed
     tail = "\n\n" + note
-    return split_markdown(text, limit - encoded_size(tail))[0] + tail
+    room = limit - encoded_size(tail)
+    # only the lines that can be in the first part matter: split just those, up to the first line
+    # that makes them too long (so there is a cut, and a fence open at it is closed)
+    lines, used, nl = [], -encoded_size("\n"), encoded_size("\n")
+    for line in text.split("\n"):
+        lines.append(line)
+        used += nl + encoded_size(line)
+        if used > room:
+            break
+    return split_markdown("\n".join(lines), room)[0] + tail
