@@ -14,7 +14,9 @@ note; `answer_cards` splits it over several cards instead.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
@@ -164,6 +166,20 @@ def answer_cards(markdown: str, *, title: str = "", sources: Iterable[SourceLink
         last = n == len(parts) - 1
         cards.append(_card(part, title=title if n == 0 else more, tail=tail if last else []))
     return cards
+
+
+_FONT = re.compile(r"</?font[^>]*>", re.IGNORECASE)
+
+
+def card_as_text(card: dict[str, Any]) -> str:
+    """What a card built here says, as plain text (its title, then each markdown element): for a
+    text message when Lark refuses the card."""
+    title = ((card.get("header") or {}).get("title") or {}).get("content") or ""
+    parts = [title] if title.strip() else []
+    for element in (card.get("body") or {}).get("elements") or []:
+        if element.get("tag") == "markdown" and isinstance(element.get("content"), str):
+            parts.append(to_plain_text(html.unescape(_FONT.sub("", element["content"]))))
+    return neutralize_mentions("\n\n".join(p.strip() for p in parts if p.strip()))
 
 
 def _not_empty(markdown: str) -> None:

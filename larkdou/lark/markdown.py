@@ -34,6 +34,7 @@ _DEST = r"[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*"  # a link destination, balanc
 _LINK = re.compile(rf"(!?)\[([^\[\]\n]*)\]\(\s*({_DEST})(?:\s+\"[^\"\n]*\")?\s*\)")
 _AUTOLINK = re.compile(rf"<({_URL})>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TICKS = re.compile(r"`+")
 _HTTP = re.compile(rf"^{_URL}$")
 _AT_TAG = re.compile(r"<(?=\s*/?\s*at\b)", re.IGNORECASE)
 _ESCAPES = {"\\": "&#92;", "*": "&#42;", "_": "&#95;", "~": "&sim;", "[": "&#91;", "]": "&#93;",
@@ -127,17 +128,11 @@ def _rewrite(text: str, inline: Callable[[str], str], *, demote: bool) -> str:
 # ---- inline ------------------------------------------------------------------------------------
 def _code_span(s: str, i: int) -> int:
     """End of the code span opening at s[i] (a backtick run), or -1 when it is not closed."""
-    k = len(s) - len(s[i:].lstrip("`"))
-    run = s[i:k]
-    j = k
-    while True:
-        j = s.find(run, j)
-        if j < 0:
-            return -1
-        end = j + len(run)
-        if (end >= len(s) or s[end] != "`") and s[j - 1] != "`":
-            return end
-        j = end + len(s[end:]) - len(s[end:].lstrip("`"))
+    run = _TICKS.match(s, i).group()  # type: ignore[union-attr]
+    for m in _TICKS.finditer(s, i + len(run)):
+        if m.group() == run:
+            return m.end()
+    return -1
 
 
 def _walk(s: str, on_link: Callable[[bool, str, str], str], on_lt: Callable[[str, int], tuple[str, int]]) -> str:
@@ -149,7 +144,7 @@ def _walk(s: str, on_link: Callable[[bool, str, str], str], on_lt: Callable[[str
         if c == "`":
             end = _code_span(s, i)
             if end < 0:
-                k = len(s) - len(s[i:].lstrip("`"))
+                k = _TICKS.match(s, i).end()  # type: ignore[union-attr]
                 out.append(s[i:k])
                 i = k
             else:
