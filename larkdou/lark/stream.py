@@ -74,7 +74,8 @@ class CardStream:
 
     async def close(self, card: Card) -> bool:
         """Show the final `card` (after any update in flight has finished). False when the stream was
-        stopped or the card is gone: then nothing was sent, and nothing else should be."""
+        stopped or the card is gone: then nothing was sent, and nothing else should be. A final card
+        Lark refuses raises `ContentRejectedError` (say it as text then: `reply_cards`/`card_as_text`)."""
         await self._halt(cancel_in_flight=False)
         if self.stopped or not self.message_id:
             return False
