@@ -69,6 +69,7 @@ async def test_a_card_renders_grows_and_is_recalled(page: Page, sandbox: Sandbox
         if later:
             await expect(answer).not_to_contain_text(later)
     await expect(row.locator(".notation")).to_contain_text("生成中…")
+    await page.screenshot(path=str(shots(tmp_path) / "card-streaming.png"))
 
     final = answer_card(ANSWER, title="如何启动沙箱？", footer=recall_footer(),
                         sources=[SourceLink("docs/sandbox.md › Running it", "https://example.com/docs/sandbox.md")])
