@@ -15,7 +15,11 @@
     │   ├── LarkServerError    5xx or a transport failure: retryable
     │   ├── RecallWindowError  230009: too old to recall
     │   ├── NotOwnMessageError 230026: not the bot's message
-    │   └── MessageGoneError   230011 / 231003: already recalled or deleted
+    │   ├── MessageGoneError   230011 / 230110 / 231003: already recalled or deleted
+    │   ├── UpdateWindowError  230031: too old to update (14 days)
+    │   └── ContentRejectedError   the content itself was refused: permanent, do not retry as is
+    │       ├── CardContentError   230099: Lark could not build the card from its JSON
+    │       └── ContentTooLongError 230025: over the request-body limit (150 KB text, 30 KB card)
     ├── KnowledgeBaseError     the knowledge base is missing, or a model path cannot be loaded
     └── LLMError               the LLM failed after retries
 
@@ -109,6 +113,23 @@ class NotOwnMessageError(LarkAPIError):
 
 
 class MessageGoneError(LarkAPIError):
+    pass
+
+
+class UpdateWindowError(LarkAPIError):
+    pass
+
+
+class ContentRejectedError(LarkAPIError):
+    """Lark refused the content of a message (not the request): sending it again cannot succeed;
+    a plain-text rendering of the same answer may."""
+
+
+class CardContentError(ContentRejectedError):
+    pass
+
+
+class ContentTooLongError(ContentRejectedError):
     pass
 
 

@@ -12,6 +12,16 @@ if [ "${1:-}" = "--test" ]; then
   want_test=1
 fi
 
+apt_get() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "installing with apt-get: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 apt_install() {
   # Debian packages, only when the command is missing.
   local missing=()
@@ -19,16 +29,9 @@ apt_install() {
     local cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done
-  if [ ${#missing[@]} -eq 0 ]; then
-    return 0
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_get "${missing[@]}"
   fi
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-  fi
-  echo "installing with apt-get: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -51,4 +54,8 @@ fi
 
 if [ $want_test = 1 ]; then
   apt_install redis-server:redis-server chromium:chromium wrk:wrk
+  # a Chinese font, so the sandbox page (and its screenshots in docs/img) shows Chinese text
+  if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    apt_get fonts-wqy-microhei
+  fi
 fi

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import openai
 from prometheus_client.core import CounterMetricFamily
@@ -170,6 +170,45 @@ class LLMClient:
         log.warning("LLM %s (model %s) not usable at start: %s; starting anyway, /healthz shows llm "
                     "degraded until a request to it succeeds", self.base_url, self.model, problem)
         return False
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """The reply as it is written: an async iterator of text pieces (`stream=True`), under the same
+        limits as `chat` (a concurrency slot is held until the stream ends, `timeout` bounds each wait
+        for data). Starting the request is retried like `chat`; a failure after some pieces raises
+        `LLMError` once those pieces were yielded. Close it (`contextlib.aclosing`) or let its consumer
+        be cancelled to stop the request."""
+        async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            try:
+                chunks = await self._client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
+                                                                    stream=True, **self._params)
+            except (openai.APIError, ValueError) as exc:
+                raise self._stream_error(exc, 0) from None
+            sent = 0
+            try:
+                async for chunk in chunks:
+                    for choice in chunk.choices or []:
+                        piece = choice.delta.content if choice.delta is not None else None
+                        if piece:
+                            sent += 1
+                            yield piece
+            except (openai.APIError, ValueError) as exc:
+                raise self._stream_error(exc, sent) from None
+            finally:
+                await chunks.close()
+            if not sent:
+                raise self.health.failed("bad_response", f"LLM {self.base_url} sent an empty answer")
+            self.health.succeeded()
+
+    def _stream_error(self, exc: Exception, sent: int) -> LLMError:
+        """What went wrong (counted in `health`), without the key; `sent` pieces had already arrived."""
+        if not isinstance(exc, openai.APIError):
+            return self.health.failed("bad_response", f"LLM {self.base_url} sent an unexpected stream")
+        kind, what = _failure(exc)
+        where = f"after {sent} pieces" if sent else f"after {self.retries + 1} attempts"
+        text = f"LLM {self.base_url} failed {where}: {what}" if kind in RETRIED or sent else f"LLM {self.base_url} {what}"
+        return self.health.failed(kind, text)
 
     async def aclose(self) -> None:
         await self._client.close()

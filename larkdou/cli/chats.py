@@ -13,7 +13,6 @@ import json
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import click
 
@@ -21,6 +20,7 @@ from larkdou.cli.common import CONFIG_HELP, load
 from larkdou.config import Settings, require
 from larkdou.errors import LarkdouError, LarkServerError
 from larkdou.groups import ANY_CHAT
+from larkdou.lark.client import ChatInfo
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ChatRow:
     bot_in_chat: bool
 
 
-async def _bot_groups(settings: Settings) -> list[dict[str, Any]]:
+async def _bot_groups(settings: Settings) -> list[ChatInfo]:
     from larkdou.lark.client import LarkApp, LarkClient
 
     async with LarkClient(LarkApp.from_settings(settings)) as client:
@@ -46,7 +46,7 @@ async def _bot_groups(settings: Settings) -> list[dict[str, Any]]:
             raise LarkdouError(f"cannot reach Lark at {settings.lark.domain} ([lark] domain): {exc.msg}") from None
 
 
-def rows(settings: Settings, groups: list[dict[str, Any]]) -> list[ChatRow]:
+def rows(settings: Settings, groups: list[ChatInfo]) -> list[ChatRow]:
     """One row per group the bot is in, then one per `[[groups]]` table whose chat it is not in."""
     from larkdou.kb.registry import kb_info
 
@@ -63,8 +63,8 @@ def rows(settings: Settings, groups: list[dict[str, Any]]) -> list[ChatRow]:
         return ChatRow(chat_id, name, s.mode, s.kb, when(s.kb), list(s.recall_keywords), list(s.recall_allow),
                        s.configured, in_chat)
 
-    seen = {str(g.get("chat_id") or "") for g in groups}
-    out = [row(str(g.get("chat_id") or ""), str(g.get("name") or ""), True) for g in groups]
+    seen = {g.chat_id for g in groups}
+    out = [row(g.chat_id, g.name, True) for g in groups]
     out += [row(g.chat_id, "", False) for g in settings.groups if g.chat_id != ANY_CHAT and g.chat_id not in seen]
     return out
 

@@ -1,22 +1,21 @@
 """The Lark Open API client: one pooled HTTP client, one request choke-point.
 
 `LarkClient._request` is the only place that talks to Lark. It adds the tenant token (cached, fetched
-once for all concurrent callers, refetched once on 99991663), keeps the per-app and per-chat rate
-limits, waits out rate-limit answers for as long as `x-ogw-ratelimit-reset` says, retries 5xx,
-timeouts and connection errors with jittered exponential backoff, and turns every other failure into
-a typed exception from `larkdou.errors` without retrying it. Every send and reply carries a `uuid`
-(see `reply_uuid`), so a retry never posts twice.
+once for all concurrent callers, refetched once on 99991663), keeps the per-app, per-chat and
+per-message (card update) rate limits, waits out rate-limit answers for as long as
+`x-ogw-ratelimit-reset` says, retries 5xx, timeouts and connection errors with jittered exponential
+backoff, and turns every other failure into a typed exception from `larkdou.errors` without retrying
+it. Every send and reply carries a `uuid` (see `reply_uuid`), so a retry never posts twice; a card
+update is idempotent (the whole card is replaced), so retrying it is safe too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -25,20 +24,22 @@ from pydantic import SecretStr
 from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import LarkAPIError, LarkAuthError, LarkRateLimited, LarkServerError
+from larkdou.lark.cards import CARD_BODY_MAX, card_content
 from larkdou.lark.codes import CHAT_FREQUENCY_LIMIT, TOKEN_INVALID, error_for
 from larkdou.lark.text import TEXT_BODY_MAX, UUID_MAX, encoded_size, reply_uuid, split_text, text_content
+from larkdou.lark.token_cache import TokenCache
 from larkdou.logs import register_secret
 from larkdou.ratelimit import KeyedRateLimiter, RateLimiter
 
-__all__ = ["BotInfo", "LarkApp", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
+__all__ = ["BotInfo", "ChatInfo", "LarkApp", "LarkClient", "SentInfo", "TokenCache", "reply_uuid", "split_text"]
 
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-TOKEN_MARGIN = 300.0  # refetch this long before the token expires (Lark issues a new one < 30 min)
 MAX_BACKOFF = 10.0
 PAGE_SIZE_MAX = 50
-CHATS_PAGE_SIZE_MAX = 100
+CHATS_PAGE_MAX = 100  # GET im/v1/chats: page_size 1..100 (default 20)
+MESSAGE_UPDATE_RATE = 5.0  # Lark: card updates per second on one message
 
 
 @dataclass(frozen=True)
@@ -76,57 +77,20 @@ class SentInfo:
     create_time_ms: int
 
 
-class TokenCache:
-    """The tenant token, fetched lazily; concurrent callers share one fetch.
+@dataclass(frozen=True)
+class ChatInfo:
+    """A group the bot is in, as `GET /open-apis/im/v1/chats` lists it (direct chats are not listed).
+    `owner_id` is empty when a bot owns the group; `chat_mode` is e.g. "group" or "topic"."""
 
-    Cached until `expire - margin`, where the margin is `TOKEN_MARGIN` or a tenth of the lifetime,
-    whichever is shorter (short-lived sandbox tokens).
-    """
-
-    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]], *,
-                 clock: Callable[[], float] = time.monotonic):
-        self._fetch = fetch
-        self._clock = clock
-        self._token = ""
-        self._good_until = 0.0
-        self._pending: asyncio.Future[str] | None = None
-        self.fetches = 0
-
-    async def get(self) -> str:
-        """A valid token, fetching one if needed."""
-        if self._token and self._clock() < self._good_until:
-            return self._token
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._refresh())
-            self._pending.add_done_callback(_retrieve)
-        # shield: one caller being cancelled must not cancel the fetch the others wait for
-        return await asyncio.shield(self._pending)
-
-    def invalidate(self, token: str) -> None:
-        """Forget `token` (Lark rejected it); a newer token fetched meanwhile is kept."""
-        if token == self._token:
-            self._token = ""
-
-    async def aclose(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            with contextlib.suppress(BaseException):
-                await self._pending
-
-    async def _refresh(self) -> str:
-        try:
-            self.fetches += 1
-            token, ttl = await self._fetch()
-            self._token = token
-            self._good_until = self._clock() + ttl - min(TOKEN_MARGIN, ttl / 10)
-            return token
-        finally:
-            self._pending = None
-
-
-def _retrieve(fut: asyncio.Future[str]) -> None:
-    if not fut.cancelled():
-        fut.exception()  # marks it retrieved when every waiter was cancelled
+    chat_id: str
+    name: str
+    description: str = ""
+    owner_id: str = ""
+    owner_id_type: str = ""
+    chat_mode: str = "group"
+    chat_status: str = "normal"
+    external: bool = False
+    tenant_key: str = ""
 
 
 class LarkClient:
@@ -147,6 +111,7 @@ class LarkClient:
         self._tokens = TokenCache(self._fetch_token)
         self._app_limit = RateLimiter(cfg.app_rate, per_minute=cfg.app_per_minute)
         self._chat_limit = KeyedRateLimiter(cfg.chat_rate)
+        self._message_limit = KeyedRateLimiter(MESSAGE_UPDATE_RATE)
 
     async def __aenter__(self) -> LarkClient:
         return self
@@ -196,6 +161,48 @@ class LarkClient:
         )
         return _sent(body, chat_id)
 
+    async def send_card(self, chat_id: str, card: dict[str, Any], *, uuid: str) -> SentInfo:
+        """Post an interactive card (see `larkdou.lark.cards`) into chat `chat_id`."""
+        content = _check_card(card, uuid)
+        body = await self._request(
+            "POST", "/open-apis/im/v1/messages", params={"receive_id_type": "chat_id"},
+            json_body={"receive_id": chat_id, "msg_type": "interactive", "content": content, "uuid": uuid},
+            chat_id=chat_id,
+        )
+        return _sent(body, chat_id)
+
+    async def reply_card(self, message_id: str, card: dict[str, Any], *, uuid: str, reply_in_thread: bool = False,
+                         chat_id: str = "") -> SentInfo:
+        """Reply to `message_id` with a card (quoting it). Raises `CardContentError` when Lark cannot
+        build the card and `ContentTooLongError` when it is too large; send text instead then."""
+        content = _check_card(card, uuid)
+        body = await self._request(
+            "POST", f"/open-apis/im/v1/messages/{_seg(message_id)}/reply",
+            json_body={"msg_type": "interactive", "content": content, "reply_in_thread": reply_in_thread,
+                       "uuid": uuid},
+            chat_id=chat_id,
+        )
+        return _sent(body, chat_id)
+
+    async def update_card(self, message_id: str, card: dict[str, Any], *, chat_id: str = "") -> None:
+        """Replace the card of one of the bot's card messages (`PATCH im/v1/messages/:id`).
+
+        At most 5 updates per second per message (kept here; a 230020 is waited out). The card must
+        keep `config.update_multi: true`. Raises `MessageGoneError` once the message is recalled or
+        deleted, `UpdateWindowError` after 14 days, `CardContentError` / `ContentTooLongError`.
+        """
+        content = _check_card(card, None)
+        await self._request("PATCH", f"/open-apis/im/v1/messages/{_seg(message_id)}", json_body={"content": content},
+                            log_chat_id=chat_id, message_id=message_id)
+
+    async def list_chats(self, page_size: int = CHATS_PAGE_MAX) -> list[ChatInfo]:
+        """Every group the bot is in (`GET /open-apis/im/v1/chats`, all pages), oldest first."""
+        if not 1 <= page_size <= CHATS_PAGE_MAX:
+            raise ValueError(f"page_size must be 1..{CHATS_PAGE_MAX}")
+        params: dict[str, Any] = {"page_size": page_size, "sort_type": "ByCreateTimeAsc"}
+        items = await self._all_pages("/open-apis/im/v1/chats", params)
+        return [c for c in (_chat(item) for item in items if isinstance(item, dict)) if c.chat_id]
+
     async def recall(self, message_id: str, *, chat_id: str = "") -> None:
         """Recall (delete) one of the bot's messages.
 
@@ -210,13 +217,6 @@ class LarkClient:
             raise ValueError(f"page_size must be 1..{PAGE_SIZE_MAX}")
         params: dict[str, Any] = {"container_id_type": "chat", "container_id": chat_id, "page_size": page_size}
         return await self._all_pages("/open-apis/im/v1/messages", params, log_chat_id=chat_id)
-
-    async def list_chats(self, page_size: int = 50) -> list[dict[str, Any]]:
-        """The groups the bot is in (`GET /open-apis/im/v1/chats`), following all pages; items as Lark
-        returns them (chat_id, name, description, owner_id, …)."""
-        if not 1 <= page_size <= CHATS_PAGE_SIZE_MAX:
-            raise ValueError(f"page_size must be 1..{CHATS_PAGE_SIZE_MAX}")
-        return await self._all_pages("/open-apis/im/v1/chats", {"page_size": page_size})
 
     async def _all_pages(self, path: str, params: dict[str, Any], *, log_chat_id: str = "") -> list[dict[str, Any]]:
         """The items of every page of a GET list API (`has_more` / `page_token`)."""
@@ -233,10 +233,11 @@ class LarkClient:
 
     async def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                        json_body: dict[str, Any] | None = None, chat_id: str = "", log_chat_id: str = "",
-                       auth: bool = True) -> dict[str, Any]:
+                       message_id: str = "", auth: bool = True) -> dict[str, Any]:
         """One Open API call with token, limits, retries; returns the decoded body of a success.
 
-        `chat_id` puts the call under that chat's send limit; `log_chat_id` only names it in logs.
+        `chat_id` puts the call under that chat's send limit, `message_id` under that message's
+        update limit; `log_chat_id` only names the chat in logs.
         """
         content = json.dumps(json_body, ensure_ascii=False).encode("utf-8") if json_body is not None else None
         backoff = Backoff(first=self._backoff, cap=MAX_BACKOFF)
@@ -249,6 +250,8 @@ class LarkClient:
                 await self._app_limit.acquire()
                 if chat_id:
                     await self._chat_limit.acquire(chat_id)
+                if message_id:
+                    await self._message_limit.acquire(message_id)
                 token = await self._tokens.get()
                 headers["Authorization"] = f"Bearer {token}"
             body, err = await self._send(method, path, params, content, headers)
@@ -261,7 +264,7 @@ class LarkClient:
                 continue
             if isinstance(err, LarkRateLimited) and rate_waits < self._max_retries:
                 rate_waits += 1
-                await self._wait_rate_limit(err, chat_id)
+                await self._wait_rate_limit(err, chat_id, message_id)
                 continue
             if isinstance(err, LarkServerError) and backoff.failures < self._max_retries:
                 delay = backoff.delay()
@@ -288,9 +291,11 @@ class LarkClient:
         body = decoded if isinstance(decoded, dict) else None
         return body or {}, error_for(resp.status_code, body, resp.headers)
 
-    async def _wait_rate_limit(self, err: LarkRateLimited, chat_id: str) -> None:
-        # A per-chat limit holds back only that chat; anything else holds back the whole app.
-        if err.code == CHAT_FREQUENCY_LIMIT and chat_id:
+    async def _wait_rate_limit(self, err: LarkRateLimited, chat_id: str, message_id: str = "") -> None:
+        # 230020 holds back only that message (an update) or that chat; anything else the whole app.
+        if err.code == CHAT_FREQUENCY_LIMIT and message_id:
+            self._message_limit.pause(message_id, err.retry_after)
+        elif err.code == CHAT_FREQUENCY_LIMIT and chat_id:
             self._chat_limit.pause(chat_id, err.retry_after)
         elif err.code != CHAT_FREQUENCY_LIMIT:
             self._app_limit.pause(err.retry_after)
@@ -330,6 +335,26 @@ def _check_text(text: str, uuid: str) -> None:
         raise ValueError(f"uuid must be 1..{UUID_MAX} characters")
     if encoded_size(text) > TEXT_BODY_MAX - 1024:
         raise ValueError("text too long for one Lark message; split it with split_text()")
+
+
+def _check_card(card: dict[str, Any], uuid: str | None) -> str:
+    """The card's `content` string; ValueError (nothing sent) for what Lark would refuse anyway."""
+    if not isinstance(card, dict) or not card:
+        raise ValueError("card must be a non-empty JSON object")
+    if uuid is not None and (not uuid or len(uuid) > UUID_MAX):
+        raise ValueError(f"uuid must be 1..{UUID_MAX} characters")
+    content = card_content(card)
+    if len(json.dumps(content, ensure_ascii=False).encode("utf-8")) > CARD_BODY_MAX - 256:
+        raise ValueError("card too large for one Lark message; build it with larkdou.lark.cards")
+    return content
+
+
+def _chat(item: dict[str, Any]) -> ChatInfo:
+    return ChatInfo(chat_id=str(item.get("chat_id") or ""), name=str(item.get("name") or ""),
+                    description=str(item.get("description") or ""), owner_id=str(item.get("owner_id") or ""),
+                    owner_id_type=str(item.get("owner_id_type") or ""), chat_mode=str(item.get("chat_mode") or "group"),
+                    chat_status=str(item.get("chat_status") or "normal"), external=item.get("external") is True,
+                    tenant_key=str(item.get("tenant_key") or ""))
 
 
 def _sent(body: dict[str, Any], chat_id: str) -> SentInfo:

@@ -1,8 +1,11 @@
 """Open API answers -> typed exceptions of `larkdou.errors` (pure: status, body and headers in).
 
-Codes come from `reference/lark-protocol.md` §4.5 and §4.7. Recalling an already-recalled message
-is assumed to answer 230011 (other message APIs do; unverified for DELETE), and 231003 is a deleted
-or unknown message; both map to `MessageGoneError`.
+Codes come from `reference/lark-protocol.md` §4.5 and §4.7 and from the error tables of the send,
+reply and card-update pages (see docs/lark-cards.md). Recalling an already-recalled message is
+assumed to answer 230011 (other message APIs do; unverified for DELETE); 231003 is a deleted or
+unknown message and 230110 a deleted one (card update); all three map to `MessageGoneError`.
+A refused card (230099, whose `msg` names a sub-code such as 200621 "parse card json err") and
+content over the size limit (230025) are permanent: `ContentRejectedError`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from larkdou.errors import (
+    CardContentError,
+    ContentTooLongError,
     LarkAPIError,
     LarkAuthError,
     LarkRateLimited,
@@ -17,6 +22,7 @@ from larkdou.errors import (
     MessageGoneError,
     NotOwnMessageError,
     RecallWindowError,
+    UpdateWindowError,
 )
 
 TOKEN_INVALID = 99991663  # tenant token expired or invalid: refetch once and retry
@@ -40,6 +46,10 @@ CODE_ERRORS: dict[int, type[LarkAPIError]] = {
     230026: NotOwnMessageError,  # no permission to recall this message
     230011: MessageGoneError,  # already recalled
     231003: MessageGoneError,  # deleted / not found
+    230110: MessageGoneError,  # card update: the message has been deleted
+    230031: UpdateWindowError,  # card update: sent more than 14 days ago
+    230099: CardContentError,  # "Failed to create card content" (sub-code in msg)
+    230025: ContentTooLongError,  # request body over 150 KB (text) / 30 KB (card, post)
 }
 
 DEFAULT_RETRY_AFTER = 1.0

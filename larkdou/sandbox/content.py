@@ -1,7 +1,8 @@
 """Message content as Lark carries it: a JSON string whose shape depends on `msg_type`.
 
 The sandbox checks what a client sends the way the Open API does (230001 for a malformed body,
-230025 when too long) and turns any content into the plain text the web page and tests show.
+230025 when the request body is over the limit, 230099 for a card Lark would not build) and turns
+any content into the plain text the web page and tests show.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import json
 import re
 from typing import Any
 
-# Request body limits of the send/reply APIs (reference §4.2): 150 KB for text, 30 KB for card/post.
+from larkdou.sandbox.cardcheck import CardError, check_card, update_multi
+
+__all__ = ["ContentError", "check", "json_text", "to_text", "update_multi"]
+
+# Request body limits of the send/reply/update APIs (reference §4.2): 150 KB for text, 30 KB for card/post.
 TEXT_LIMIT = 150 * 1024
 RICH_LIMIT = 30 * 1024
 MSG_TYPES = {"text", "post", "interactive", "image", "file", "audio", "media", "sticker",
@@ -34,15 +39,17 @@ class ContentError(ValueError):
         self.msg = msg
 
 
-def check(msg_type: object, content: object) -> dict[str, Any]:
-    """Validate `content` (a JSON string) for `msg_type`; returns the parsed object."""
+def check(msg_type: object, content: object, body_size: int = 0) -> dict[str, Any]:
+    """Validate `content` (a JSON string) for `msg_type`, sent in a request body of `body_size`
+    bytes; returns the parsed object."""
     if not isinstance(msg_type, str) or msg_type not in MSG_TYPES:
         raise ContentError(230001, f"invalid param: msg_type {msg_type!r} is not supported")
     if not isinstance(content, str) or not content:
         raise ContentError(230001, "invalid param: content must be a non-empty JSON string")
     limit = TEXT_LIMIT if msg_type == "text" else RICH_LIMIT
-    if len(content.encode("utf-8")) > limit:
-        raise ContentError(230025, f"The message content is too long (limit {limit // 1024} KB for {msg_type}).")
+    if max(body_size, len(content.encode("utf-8"))) > limit:
+        raise ContentError(230025, f"The length of the message content reaches its limit "
+                                   f"(request body over {limit // 1024} KB for {msg_type}).")
     try:
         parsed = json.loads(content)
     except json.JSONDecodeError:
@@ -53,6 +60,11 @@ def check(msg_type: object, content: object) -> dict[str, Any]:
         raise ContentError(230001, "invalid param: text content needs a string field 'text'")
     if msg_type == "post" and _post_body(parsed) is None:
         raise ContentError(230001, "invalid param: post content needs a 'content' list of paragraphs")
+    if msg_type == "interactive":
+        try:
+            check_card(parsed)
+        except CardError as exc:
+            raise ContentError(exc.code, exc.msg) from None
     return parsed
 
 

@@ -32,11 +32,15 @@ class UserPost(_Body):
     text: StrictStr = Field(min_length=1, max_length=100_000, pattern=r"\S")
     mention_bot: StrictBool = False
     chat_type: Literal["group", "p2p"] = "group"
+    parent_id: StrictStr = Field("", max_length=100)  # reply to (quote) this message
+    in_thread: StrictBool = False  # in the thread of parent_id
 
 
 class NewChat(_Body):
     name: StrictStr = Field(min_length=1, max_length=100, pattern=r"\S")
     chat_type: Literal["group", "p2p"] = "group"
+    description: StrictStr = Field("", max_length=500)
+    owner: StrictStr = Field("", max_length=64)  # a user's name; empty: the bot owns the group
 
 
 class RateLimitFault(_Body):
@@ -80,13 +84,17 @@ def routes(state: SandboxState, pusher: Pusher) -> list[Route]:
 
     async def new_chat(request: Request) -> dict[str, Any]:
         body: NewChat = await _parse(request, NewChat)
-        return state.create_chat(body.name.strip(), body.chat_type).view()
+        return state.create_chat(body.name.strip(), body.chat_type, description=body.description.strip(),
+                                 owner=body.owner.strip()).view()
 
     async def post_message(request: Request) -> dict[str, Any]:
         body: UserPost = await _parse(request, UserPost)
+        if body.in_thread and not body.parent_id:
+            raise BadRequest("in_thread needs parent_id (the message whose thread to post in)")
         msg = state.post_as_user(request.path_params["chat_id"], body.user.strip(), body.text,
-                                 body.mention_bot, body.chat_type)
-        return {"message_id": msg.message_id, "event_id": pusher.push(msg), "chat_id": msg.chat.chat_id}
+                                 body.mention_bot, body.chat_type, body.parent_id, body.in_thread)
+        return {"message_id": msg.message_id, "event_id": pusher.push(msg), "chat_id": msg.chat.chat_id,
+                "parent_id": msg.parent_id, "root_id": msg.root_id, "thread_id": msg.thread_id}
 
     async def chat_messages(request: Request) -> dict[str, Any]:
         chat_id = request.path_params["chat_id"]

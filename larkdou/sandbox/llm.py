@@ -5,11 +5,14 @@
     app = create_app(hang=True)                        # never answers (client timeouts)
     app = create_app(reply=NOT_IN_DOCS)                # "the documents do not say"
     app = create_app(reply=lambda messages: "…")       # any reply you like
+    app = create_app(token_delay=0.05)                 # "stream": true answers a piece every 50 ms
+    app = create_app(stream_fail_after=5)              # a stream breaks after 5 pieces
     async with serving(app) as url:                    # larkdou.serving
         settings: [llm] base_url = url + "/v1", model = "test"
 
-Routes: `POST /v1/chat/completions` (non-streaming), `POST /v1/embeddings` (deterministic hashed
-bag-of-tokens vectors, so similar texts get similar vectors), `GET /v1/models`.
+Routes: `POST /v1/chat/completions` (with `"stream": true`: OpenAI's server-sent `chat.completion.chunk`
+events, one per word or CJK character, then `data: [DONE]`), `POST /v1/embeddings` (deterministic
+hashed bag-of-tokens vectors, so similar texts get similar vectors), `GET /v1/models`.
 `app.state.llm` (an `LLMBehaviour`) can be changed while serving, and records each request body
 in `requests`, the number of chat calls in `calls` and the most answered at once in `max_in_flight`.
 """
@@ -18,15 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from larkdou.answer.prompt import NO_ANSWER
@@ -46,10 +50,13 @@ class LLMBehaviour:
     retry_after: float | None = None  # sent as retry-after-ms with failures
     hang: bool = False  # chat calls never answer
     api_key: str = ""  # when set, a request without "Bearer <api_key>" gets 401
+    token_delay: float = 0.0  # seconds between the pieces of a streamed answer
+    stream_fail_after: int | None = None  # a streamed answer sends an error event after this many pieces
     calls: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0  # the most chat calls it was answering at once
+    streamed: int = 0  # pieces of streamed answers sent so far
 
 
 def default_reply(messages: list[dict[str, Any]]) -> str:
@@ -77,7 +84,40 @@ async def _read(request: Request, key: str) -> tuple[dict[str, Any], JSONRespons
     return {}, JSONResponse({"error": {"message": f"body must be JSON with {key}"}}, status_code=400)
 
 
-async def _chat(request: Request) -> JSONResponse:
+_PIECE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+\s*|\s+")
+
+
+def pieces(text: str) -> list[str]:
+    """`text` as a model streams it: words (with the space after them) and CJK characters."""
+    return _PIECE.findall(text)
+
+
+async def _chunks(b: LLMBehaviour, text: str, model: str, n: int) -> AsyncIterator[str]:
+    def chunk(delta: dict[str, str], finish: str | None = None) -> str:
+        body = {"id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    b.in_flight += 1  # a stream is being answered until its last event
+    b.max_in_flight = max(b.max_in_flight, b.in_flight)
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        for i, piece in enumerate(pieces(text)):
+            if b.stream_fail_after is not None and i >= b.stream_fail_after:
+                error = {"error": {"message": "stand-in failure mid-stream", "type": "server_error"}}
+                yield f"data: {json.dumps(error)}\n\n"
+                return
+            if b.token_delay:
+                await asyncio.sleep(b.token_delay)
+            b.streamed += 1
+            yield chunk({"content": piece})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+    finally:
+        b.in_flight -= 1
+
+
+async def _chat(request: Request) -> Response:
     b: LLMBehaviour = request.app.state.llm
     body, error = await _read(request, "messages")
     if error is not None:
@@ -101,6 +141,9 @@ async def _chat(request: Request) -> JSONResponse:
         return JSONResponse({"error": {"message": "stand-in failure", "type": "server_error"}},
                             status_code=b.fail_status, headers=headers)
     text = b.reply(messages) if callable(b.reply) else (b.reply if b.reply is not None else default_reply(messages))
+    if body.get("stream") is True:
+        return StreamingResponse(_chunks(b, text, str(body.get("model", "test")), b.calls),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
     return JSONResponse({
         "id": f"chatcmpl-{b.calls}", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "test"),
@@ -134,12 +177,14 @@ async def _models(request: Request) -> JSONResponse:
 
 
 def create_app(*, latency: float = 0.0, reply: Reply = None, fail_first: int = 0, fail_status: int = 500,
-               retry_after: float | None = None, hang: bool = False, api_key: str = "") -> Starlette:
+               retry_after: float | None = None, hang: bool = False, api_key: str = "", token_delay: float = 0.0,
+               stream_fail_after: int | None = None) -> Starlette:
     """An OpenAI-compatible stand-in; see the module docstring."""
     app = Starlette(routes=[
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/v1/embeddings", _embeddings, methods=["POST"]),
         Route("/v1/models", _models, methods=["GET"]),
     ])
-    app.state.llm = LLMBehaviour(latency, reply, fail_first, fail_status, retry_after, hang, api_key)
+    app.state.llm = LLMBehaviour(latency, reply, fail_first, fail_status, retry_after, hang, api_key,
+                                 token_delay, stream_fail_after)
     return app

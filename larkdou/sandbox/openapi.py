@@ -1,10 +1,11 @@
 """The Open API of the sandbox, under `/open-apis/…`, with Lark's paths, bodies and response shapes
-(reference §4 and the wire format lark-oapi 1.7.5 sends, §6).
+(reference §4 and the wire format lark-oapi 1.7.5 sends, §6; cards: docs/lark-cards.md).
 
 Every call passes one gate, in this order: injected latency, forced rate limiting, injected 5xx,
 the tenant token (99991661 missing / 99991663 unknown or expired, both HTTP 400 as Lark answers),
 then the per-app limit of that API (HTTP 429, 99991400). Sends and replies also pass the per-chat
-limit (HTTP 400, 230020). Refusals carry `x-ogw-ratelimit-reset`.
+limit, card updates the per-message limit (both HTTP 400, 230020). Refusals carry
+`x-ogw-ratelimit-reset`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request, SandboxState], Awaitable[dict[str, Any]]]
 PAGE_MAX = 50
 CHATS_PAGE_MAX = 100
+SORTS = ("ByCreateTimeAsc", "ByCreateTimeDesc")
+CHAT_SORTS = ("ByCreateTimeAsc", "ByActiveTimeDesc")
+USER_ID_TYPES = ("open_id", "union_id", "user_id")
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -43,6 +47,7 @@ def routes(state: SandboxState) -> list[Route]:
         api("/open-apis/im/v1/messages/{message_id}/reply", _reply, "POST", "reply"),
         api("/open-apis/im/v1/messages/{message_id}", _get, "GET", "get"),
         api("/open-apis/im/v1/messages/{message_id}", _recall, "DELETE", "recall"),
+        api("/open-apis/im/v1/messages/{message_id}", _update, "PATCH", "update"),
         api("/open-apis/im/v1/chats", _chats, "GET", "chats"),
     ]
 
@@ -83,22 +88,32 @@ def _app_limited(state: SandboxState, wait: float) -> ApiFailure:
         "x-ogw-ratelimit-limit": str(int(state.tunables.app_rate)), "x-ogw-ratelimit-reset": reset_header(wait)})
 
 
-def _chat_gate(state: SandboxState, key: object) -> None:
-    """5 QPS per chat (or per user for direct sends), shared by sends and replies."""
-    wait = state.limits.take("chat", str(key), state.tunables.chat_rate)
+def _gate(state: SandboxState, kind: str, key: object, rate: float) -> None:
+    """Lark's IM limits: 5 QPS per chat (or per user for direct sends), shared by sends and replies;
+    5 QPS of updates per message."""
+    wait = state.limits.take(kind, str(key), rate)
     if wait:
         raise ApiFailure(230020, "This operation triggers the frequency limit.",
                          headers={"x-ogw-ratelimit-reset": reset_header(wait)})
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def _json(request: Request) -> tuple[dict[str, Any], int]:
+    """The JSON object in the body, and the body's size in bytes (Lark's size limits are on it)."""
+    raw = await request.body()
     try:
-        body = json.loads(await request.body() or b"null")
+        body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiFailure(230001, "invalid param: the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiFailure(230001, "invalid param: the body must be a JSON object")
-    return body
+    return body, len(raw)
+
+
+def _int(value: str | None, default: int, what: str) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ApiFailure(230001, f"invalid param: {what} must be an integer") from None
 
 
 def _ok(data: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +129,7 @@ def api_message(state: SandboxState, msg: StoredMessage) -> dict[str, Any]:
     body = '{"text":"This message was recalled"}' if msg.deleted_at is not None else msg.content
     out: dict[str, Any] = {
         "message_id": msg.message_id, "msg_type": msg.msg_type, "create_time": msg.create_ms,
-        "update_time": msg.create_ms, "deleted": msg.deleted_at is not None, "updated": False,
+        "update_time": msg.update_ms, "deleted": msg.deleted_at is not None, "updated": msg.updated_at is not None,
         "chat_id": msg.chat.chat_id, "sender": {**sender, "tenant_key": state.tenant_key},
         "body": {"content": body}, "upper_message_id": "",
         "mentions": [{"key": m["key"], "id": m["id"]["open_id"], "id_type": "open_id", "name": m["name"],
@@ -128,7 +143,7 @@ def api_message(state: SandboxState, msg: StoredMessage) -> dict[str, Any]:
 
 # ---- handlers -------------------------------------------------------------------------------------
 async def _token(request: Request, state: SandboxState) -> dict[str, Any]:
-    body = await _json(request)
+    body, _ = await _json(request)
     token, expire = state.issue_token(body.get("app_id"), body.get("app_secret"))
     return {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}
 
@@ -139,22 +154,22 @@ async def _bot_info(request: Request, state: SandboxState) -> dict[str, Any]:
 
 
 async def _send(request: Request, state: SandboxState) -> dict[str, Any]:
-    body = await _json(request)
+    body, size = await _json(request)
     receive_id_type = request.query_params.get("receive_id_type", "")
     if not receive_id_type:
         raise ApiFailure(230001, "invalid param: the query parameter receive_id_type is required")
-    _chat_gate(state, body.get("receive_id"))
-    msg = state.send(receive_id_type, body)
+    _gate(state, "chat", body.get("receive_id"), state.tunables.chat_rate)
+    msg = state.send(receive_id_type, body, size)
     log.info("bot sent message_id=%s chat_id=%s", msg.message_id, msg.chat.chat_id)
     return _ok(api_message(state, msg))
 
 
 async def _reply(request: Request, state: SandboxState) -> dict[str, Any]:
-    body = await _json(request)
+    body, size = await _json(request)
     target = state.messages.get(request.path_params["message_id"])
     if target is not None:
-        _chat_gate(state, target.chat.chat_id)
-    msg = state.reply(request.path_params["message_id"], body)
+        _gate(state, "chat", target.chat.chat_id, state.tunables.chat_rate)
+    msg = state.reply(request.path_params["message_id"], body, size)
     log.info("bot replied message_id=%s parent_id=%s chat_id=%s", msg.message_id, msg.parent_id, msg.chat.chat_id)
     return _ok(api_message(state, msg))
 
@@ -163,6 +178,42 @@ async def _recall(request: Request, state: SandboxState) -> dict[str, Any]:
     msg = state.recall(request.path_params["message_id"])
     log.info("bot recalled message_id=%s chat_id=%s", msg.message_id, msg.chat.chat_id)
     return {"code": 0, "msg": "success", "data": {}}
+
+
+async def _update(request: Request, state: SandboxState) -> dict[str, Any]:
+    """PATCH im/v1/messages/:id `{"content": "<card JSON>"}`: answers `data: {}`."""
+    body, size = await _json(request)
+    message_id = request.path_params["message_id"]
+    if message_id in state.messages:
+        _gate(state, "message", message_id, state.tunables.update_rate)
+    msg = state.update(message_id, body, size)
+    log.info("bot updated message_id=%s chat_id=%s", msg.message_id, msg.chat.chat_id)
+    return {"code": 0, "msg": "success", "data": {}}
+
+
+async def _chats(request: Request, state: SandboxState) -> dict[str, Any]:
+    """GET im/v1/chats: the groups the bot is in, paged (page_size ≤ 100, default 20)."""
+    q = request.query_params
+    size = _int(q.get("page_size"), 20, "page_size")
+    offset = _int(q.get("page_token"), 0, "page_token")
+    sort, id_type = q.get("sort_type", CHAT_SORTS[0]), q.get("user_id_type", "open_id")
+    if not 1 <= size <= CHATS_PAGE_MAX or offset < 0:
+        raise ApiFailure(230001, f"invalid param: page_size must be 1..{CHATS_PAGE_MAX}")
+    if sort not in CHAT_SORTS or id_type not in USER_ID_TYPES:
+        raise ApiFailure(230001, f"invalid param: sort_type must be one of {', '.join(CHAT_SORTS)} and "
+                                 f"user_id_type one of {', '.join(USER_ID_TYPES)}")
+    groups = state.group_chats(by_activity=sort == "ByActiveTimeDesc")
+    page = groups[offset:offset + size]
+    more = offset + size < len(groups)
+    items = []
+    for chat in page:
+        item: dict[str, Any] = {"chat_id": chat.chat_id, "avatar": "", "name": chat.name,
+                                "description": chat.description, "external": False,
+                                "tenant_key": state.tenant_key, "chat_status": "normal", "chat_mode": "group"}
+        if chat.owner is not None:  # Lark lists no owner when a bot owns the group
+            item.update(owner_id=chat.owner.ids()[id_type], owner_id_type=id_type)
+        items.append(item)
+    return _ok({"has_more": more, "page_token": str(offset + size) if more else "", "items": items})
 
 
 async def _get(request: Request, state: SandboxState) -> dict[str, Any]:
@@ -176,37 +227,18 @@ async def _list(request: Request, state: SandboxState) -> dict[str, Any]:
         raise ApiFailure(230001, "invalid param: container_id_type must be chat")
     if q.get("container_id", "") not in state.chats:
         raise ApiFailure(230001, "invalid param: unknown container_id")
-    try:
-        start = int(q.get("start_time") or 0)
-        end = int(q.get("end_time") or 2**40)
-    except ValueError:
-        raise ApiFailure(230001, "invalid param: start_time and end_time are integers") from None
-    if q.get("sort_type", "ByCreateTimeAsc") not in ("ByCreateTimeAsc", "ByCreateTimeDesc"):
+    start = _int(q.get("start_time"), 0, "start_time")
+    end = _int(q.get("end_time"), 2**40, "end_time")
+    size = _int(q.get("page_size"), 20, "page_size")
+    offset = _int(q.get("page_token"), 0, "page_token")
+    if not 1 <= size <= PAGE_MAX or offset < 0:
+        raise ApiFailure(230001, f"invalid param: page_size must be 1..{PAGE_MAX}")
+    if q.get("sort_type", SORTS[0]) not in SORTS:
         raise ApiFailure(230001, "invalid param: sort_type must be ByCreateTimeAsc or ByCreateTimeDesc")
     items = [m for m in state.chat_messages(q["container_id"]) if start <= m.created <= end]
     if q.get("sort_type") == "ByCreateTimeDesc":
         items.reverse()
-    return _page(request, [api_message(state, m) for m in items], PAGE_MAX)
-
-
-async def _chats(request: Request, state: SandboxState) -> dict[str, Any]:
-    """GET im/v1/chats: the groups the bot is in (direct chats are not listed for a bot)."""
-    groups = [{"chat_id": c.chat_id, "name": c.name, "description": "", "avatar": "", "owner_id": "",
-               "owner_id_type": "open_id", "external": False, "tenant_key": state.tenant_key, "chat_status": "normal"}
-              for c in state.chats.values() if c.chat_type == "group"]
-    return _page(request, groups, CHATS_PAGE_MAX)
-
-
-def _page(request: Request, items: list[dict[str, Any]], page_max: int) -> dict[str, Any]:
-    """One page of a list API: `page_size` (default 20) items from `page_token` (an offset here)."""
-    q = request.query_params
-    try:
-        size = int(q.get("page_size") or 20)
-        offset = int(q.get("page_token") or 0)
-    except ValueError:
-        raise ApiFailure(230001, "invalid param: page_size and page_token are integers") from None
-    if not 1 <= size <= page_max or offset < 0:
-        raise ApiFailure(230001, f"invalid param: page_size must be 1..{page_max}")
+    page = items[offset:offset + size]
     more = offset + size < len(items)
     return _ok({"has_more": more, "page_token": str(offset + size) if more else "",
-                "items": items[offset:offset + size]})
+                "items": [api_message(state, m) for m in page]})

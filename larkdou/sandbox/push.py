@@ -89,6 +89,8 @@ class Pusher:
         }
         if msg.root_id:
             message.update(root_id=msg.root_id, parent_id=msg.parent_id)
+        if msg.thread_id:
+            message["thread_id"] = msg.thread_id
         if msg.mentions:
             message["mentions"] = msg.mentions
         return {

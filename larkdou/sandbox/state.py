@@ -1,121 +1,35 @@
 """Everything the sandbox knows, in memory, in one object shared by the Open API, the event push
 and the web page: the app's credentials and tokens, chats, messages, uuids, limits and faults.
 
-Choices where Lark's behaviour is unverified (reference §7), so clients must cope with either:
+Choices where Lark's behaviour is unverified (reference §7, docs/lark-cards.md), so clients must
+cope with either:
 - a duplicate `uuid` within an hour returns the original message with code 0 and posts nothing;
 - recalling an already recalled message gives 230011; an unknown but well-formed id gives 231003;
-- a bot may send to any well-formed `oc_` chat id: the chat is created on first use.
+- a bot may send to any well-formed `oc_` chat id: the chat is created on first use;
+- updating a card that is not shared (`update_multi` false before or after) gives 230099; updating
+  someone else's message 230027; an unknown message 230001;
+- the root message of a thread gets the thread's `thread_id` once the thread exists.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import json
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from larkdou.config import SandboxConfig
 from larkdou.sandbox import content
 from larkdou.sandbox.limits import Faults, RateLimits
+from larkdou.sandbox.models import ApiFailure, Chat, Credentials, Identity, StoredMessage, Tunables, derive
+
+__all__ = ["ApiFailure", "Chat", "Credentials", "Identity", "SandboxState", "StoredMessage", "Tunables"]
 
 UUID_TTL = 3600.0
 CHAT_ID = re.compile(r"^oc_[A-Za-z0-9_-]{1,64}$")
 MESSAGE_ID = re.compile(r"^om_[A-Za-z0-9_-]{1,64}$")
-
-
-class ApiFailure(Exception):
-    """An Open API refusal: Lark `code` and `msg`, the HTTP status and extra headers."""
-
-    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None):
-        super().__init__(msg)
-        self.code, self.msg, self.status, self.headers = code, msg, status, headers or {}
-
-
-class Tunables(BaseModel):
-    """Settings that tests change at run time (`POST /sandbox/settings`)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-    recall_window_seconds: float = Field(gt=0)
-    token_ttl_seconds: float = Field(gt=0)
-    retry_scale: float = Field(gt=0)
-    app_rate: float = Field(gt=0)
-    chat_rate: float = Field(gt=0)
-    callback: str = Field(pattern=r"^https?://")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    app_id: str
-    app_secret: str
-    encrypt_key: str  # empty: events are pushed as plain JSON
-    verification_token: str
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    open_id: str
-    union_id: str
-    user_id: str
-
-    def ids(self) -> dict[str, str]:
-        return {"union_id": self.union_id, "user_id": self.user_id, "open_id": self.open_id}
-
-
-@dataclass
-class Chat:
-    chat_id: str
-    name: str
-    chat_type: str  # group | p2p
-
-    def view(self) -> dict[str, str]:
-        return {"chat_id": self.chat_id, "name": self.name, "chat_type": self.chat_type}
-
-
-@dataclass
-class StoredMessage:
-    message_id: str
-    chat: Chat
-    sender: Identity
-    sender_type: str  # user | app
-    msg_type: str
-    content: str
-    created: float  # epoch seconds
-    mentions: list[dict[str, Any]] = field(default_factory=list)
-    parent_id: str = ""
-    root_id: str = ""
-    thread_id: str = ""
-    deleted_at: float | None = None
-
-    @property
-    def create_ms(self) -> str:
-        return str(int(self.created * 1000))
-
-    @property
-    def text(self) -> str:
-        return content.to_text(self.msg_type, self.content, self.mentions)
-
-    def view(self) -> dict[str, Any]:
-        """The sandbox's own simple JSON form, for tests and the page."""
-        return {
-            "message_id": self.message_id, "chat_id": self.chat.chat_id,
-            "sender": {"type": self.sender_type, "name": self.sender.name, "open_id": self.sender.open_id},
-            "text": self.text, "content": self.content, "msg_type": self.msg_type,
-            "mentions": [{"key": m["key"], "name": m["name"], "open_id": m["id"]["open_id"]} for m in self.mentions],
-            "parent_id": self.parent_id, "root_id": self.root_id, "thread_id": self.thread_id,
-            "create_time": self.create_ms, "deleted": self.deleted_at is not None,
-            "deleted_at": None if self.deleted_at is None else str(int(self.deleted_at * 1000)),
-        }
-
-
-def derive(prefix: str, *parts: str, n: int = 32) -> str:
-    """A stable id: the same inputs give the same id in every run."""
-    return prefix + hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:n]
 
 
 class SandboxState:
@@ -176,8 +90,10 @@ class SandboxState:
                                          derive("", "uid", name, n=8))
         return self._users[name]
 
-    def create_chat(self, name: str, chat_type: str, chat_id: str | None = None) -> Chat:
-        chat = Chat(chat_id or "oc_" + secrets.token_hex(16), name, chat_type)
+    def create_chat(self, name: str, chat_type: str, chat_id: str | None = None, *, description: str = "",
+                    owner: str = "") -> Chat:
+        chat = Chat(chat_id or "oc_" + secrets.token_hex(16), name, chat_type, description,
+                    self.user(owner) if owner else None)
         self.chats[chat.chat_id] = chat
         self._notify("chat", chat.chat_id)
         return chat
@@ -210,10 +126,26 @@ class SandboxState:
         raise ApiFailure(230001, f"invalid param: receive_id_type {receive_id_type!r} is not supported here"
                                  " (use chat_id or open_id)")
 
+    def group_chats(self, by_activity: bool = False) -> list[Chat]:
+        """The groups the bot is in (all the sandbox's group chats; direct chats are not groups),
+        oldest first, or most recently active first."""
+        groups = [c for c in self.chats.values() if c.chat_type == "group"]
+        return sorted(groups, key=lambda c: -c.active) if by_activity else sorted(groups, key=lambda c: c.created)
+
     # ---- messages -------------------------------------------------------------------------------
-    def post_as_user(self, chat_id: str, user: str, text: str, mention_bot: bool, chat_type: str) -> StoredMessage:
-        """A simulated user writes in a chat; an @bot is put in front of the text as Lark does."""
+    def post_as_user(self, chat_id: str, user: str, text: str, mention_bot: bool, chat_type: str,
+                     parent_id: str = "", in_thread: bool = False) -> StoredMessage:
+        """A simulated user writes in a chat; an @bot is put in front of the text as Lark does.
+        With `parent_id` the message replies to (quotes) that one; `in_thread` puts it in its thread."""
         chat = self.chat_for_post(chat_id, chat_type)
+        links: dict[str, str] = {}
+        if parent_id or in_thread:
+            parent = self.messages.get(parent_id)
+            if parent is None or parent.chat is not chat:
+                raise ApiFailure(230001, f"invalid param: no message {parent_id or '(none)'} in chat {chat_id} to reply to")
+            if parent.deleted_at is not None:
+                raise ApiFailure(230011, "The message is recalled.")
+            links = self._links(parent, in_thread)
         sender = self.user(user)
         if chat_type == "p2p":
             self._p2p.setdefault(sender.open_id, chat.chat_id)
@@ -222,15 +154,16 @@ class SandboxState:
             text = f"@_user_1 {text}"
             mentions.append({"key": "@_user_1", "id": self.bot.ids(), "name": self.bot.name,
                              "tenant_key": self.tenant_key})
-        return self._store(chat, sender, "user", "text", content.json_text(text), mentions=mentions)
+        self._open_thread(links)
+        return self._store(chat, sender, "user", "text", content.json_text(text), mentions=mentions, **links)
 
-    def send(self, receive_id_type: str, body: dict[str, Any]) -> StoredMessage:
+    def send(self, receive_id_type: str, body: dict[str, Any], body_size: int = 0) -> StoredMessage:
         """im/v1/messages create, as the bot."""
         uuid = _uuid(body.get("uuid"))
         chat = self._receive_chat(receive_id_type, body.get("receive_id"))
-        return self._as_bot(chat, body, uuid)
+        return self._as_bot(chat, body, uuid, body_size)
 
-    def reply(self, message_id: str, body: dict[str, Any]) -> StoredMessage:
+    def reply(self, message_id: str, body: dict[str, Any], body_size: int = 0) -> StoredMessage:
         """im/v1/messages/:id/reply, as the bot; the reply quotes `message_id`."""
         uuid = _uuid(body.get("uuid"))
         target = self._find(message_id, unknown_code=230001)
@@ -239,9 +172,45 @@ class SandboxState:
         in_thread = body.get("reply_in_thread", False)
         if not isinstance(in_thread, bool):
             raise ApiFailure(230001, "invalid param: reply_in_thread must be true or false")
+        return self._as_bot(target.chat, body, uuid, body_size, **self._links(target, in_thread))
+
+    def update(self, message_id: str, body: dict[str, Any], body_size: int = 0) -> StoredMessage:
+        """PATCH im/v1/messages/:id: the bot replaces the card of one of its card messages, which must
+        be shared (`update_multi`) before and after, not recalled, and at most 14 days old."""
+        msg = self._find(message_id, unknown_code=230001)
+        if msg.sender_type != "app" or msg.sender.open_id != self.bot.open_id:
+            raise ApiFailure(230027, "Lack of necessary permissions.")
+        if msg.deleted_at is not None:
+            raise ApiFailure(230011, "The message is recalled.")
+        if msg.msg_type != "interactive":
+            raise ApiFailure(230001, "invalid param: only interactive messages (cards) can be updated")
+        if time.time() - msg.created > self.tunables.update_window_seconds:
+            raise ApiFailure(230031, "Message can only be modified within 14 days after sending.")
+        new = _checked("interactive", body.get("content"), body_size)
+        if not (content.update_multi(json.loads(msg.content)) and content.update_multi(new)):
+            raise ApiFailure(230099, "Failed to create card content (the card must set config.update_multi "
+                                     "to true before and after an update)")
+        msg.content, msg.updated_at = body["content"], time.time()
+        self._notify("message", msg.chat.chat_id, msg.message_id)
+        return msg
+
+    @staticmethod
+    def _links(target: StoredMessage, in_thread: bool) -> dict[str, str]:
+        """parent_id / root_id / thread_id of a reply to `target`, as Lark sets them (reference §3): a
+        reply quotes its parent and shares its root; in a thread (asked for, or `target` is already in
+        one) parent and root are both the thread's root message."""
         root = target.root_id or target.message_id
-        thread = target.thread_id or (derive("omt_", "thread", root, n=16) if in_thread else "")
-        return self._as_bot(target.chat, body, uuid, parent_id=target.message_id, root_id=root, thread_id=thread)
+        if not (in_thread or target.thread_id):
+            return {"parent_id": target.message_id, "root_id": root}
+        thread = target.thread_id or derive("omt_", "thread", root, n=16)
+        return {"parent_id": root, "root_id": root, "thread_id": thread}
+
+    def _open_thread(self, links: dict[str, str]) -> None:
+        """A message goes into a thread: its root message now belongs to the thread too."""
+        head = self.messages.get(links.get("root_id", ""))
+        if links.get("thread_id") and head is not None and not head.thread_id:
+            head.thread_id = links["thread_id"]
+            self._notify("message", head.chat.chat_id, head.message_id)
 
     def recall(self, message_id: str) -> StoredMessage:
         """DELETE im/v1/messages/:id: only the bot's own messages, inside the recall window."""
@@ -271,15 +240,13 @@ class SandboxState:
                              else "invalid param: message_id not found")
         return msg
 
-    def _as_bot(self, chat: Chat, body: dict[str, Any], uuid: str, **links: str) -> StoredMessage:
+    def _as_bot(self, chat: Chat, body: dict[str, Any], uuid: str, body_size: int, **links: str) -> StoredMessage:
         now = time.monotonic()
         self._uuids = {u: v for u, v in self._uuids.items() if now - v[1] < UUID_TTL}
         if uuid and uuid in self._uuids:
             return self.messages[self._uuids[uuid][0]]
-        try:
-            content.check(body.get("msg_type"), body.get("content"))
-        except content.ContentError as exc:
-            raise ApiFailure(exc.code, exc.msg) from None
+        _checked(body.get("msg_type"), body.get("content"), body_size)
+        self._open_thread(links)
         msg = self._store(chat, self.bot, "app", body["msg_type"], body["content"], **links)
         if uuid:
             self._uuids[uuid] = (msg.message_id, now)
@@ -290,6 +257,7 @@ class SandboxState:
         msg = StoredMessage("om_" + secrets.token_hex(16), chat, sender, sender_type, msg_type, text,
                             time.time(), **extra)
         self.messages[msg.message_id] = msg
+        chat.active = msg.created
         self._notify("message", chat.chat_id, msg.message_id)
         return msg
 
@@ -306,6 +274,13 @@ class SandboxState:
         for queue in list(self._listeners):
             if not queue.full():
                 queue.put_nowait({"kind": kind, "chat_id": chat_id, "message_id": message_id})
+
+
+def _checked(msg_type: object, value: object, body_size: int) -> dict[str, Any]:
+    try:
+        return content.check(msg_type, value, body_size)
+    except content.ContentError as exc:
+        raise ApiFailure(exc.code, exc.msg) from None
 
 
 def _uuid(value: object) -> str:

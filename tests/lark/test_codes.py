@@ -8,6 +8,9 @@ import httpx
 import pytest
 
 from larkdou.errors import (
+    CardContentError,
+    ContentRejectedError,
+    ContentTooLongError,
     LarkAPIError,
     LarkAuthError,
     LarkRateLimited,
@@ -15,6 +18,7 @@ from larkdou.errors import (
     MessageGoneError,
     NotOwnMessageError,
     RecallWindowError,
+    UpdateWindowError,
 )
 from larkdou.lark.codes import error_for, is_transient
 
@@ -33,13 +37,23 @@ def answer(status: int, body: dict[str, Any] | None, **headers: str) -> LarkAPIE
     (400, 99991661, LarkAuthError),
     (400, 99991543, LarkAuthError),
     (400, 230002, LarkAPIError),
-    (400, 230025, LarkAPIError),
+    (400, 230025, ContentTooLongError),
+    (400, 230099, CardContentError),
+    (400, 230110, MessageGoneError),
+    (400, 230031, UpdateWindowError),
     (403, 99991672, LarkAPIError),
 ])
 def test_codes_map_to_their_exception(status: int, code: int, kind: type[LarkAPIError]) -> None:
     err = answer(status, {"code": code, "msg": "m", "error": {"log_id": "2024LOG"}})
     assert type(err) is kind
     assert (err.code, err.http_status, err.log_id) == (code, status, "2024LOG")
+
+
+def test_refused_content_is_one_catchable_kind_and_keeps_the_sub_code() -> None:
+    msg = "Failed to create card content, ext=ErrCode: 200621; ErrMsg: parse card json err"
+    err = answer(400, {"code": 230099, "msg": msg})
+    assert isinstance(err, ContentRejectedError) and "200621" in str(err)
+    assert isinstance(answer(400, {"code": 230025, "msg": "too long"}), ContentRejectedError)
 
 
 def test_success_is_no_error() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 import httpx
 import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -126,3 +128,31 @@ async def sandbox(receiver: Receiver) -> AsyncIterator[Sandbox]:
     app = create_app(settings, callback=receiver.url)
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         yield Sandbox(url, app.state.sandbox, settings, http, receiver)
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, sandbox: Sandbox) -> AsyncIterator[Page]:
+    pg = await browser.new_page()
+    await pg.goto(sandbox.url + "/")
+    await expect(pg.locator("#live.on")).to_be_visible()  # the live update stream is connected
+    try:
+        yield pg
+    finally:
+        await pg.close()  # before the sandbox stops: ends the stream

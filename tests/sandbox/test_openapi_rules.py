@@ -64,9 +64,11 @@ async def test_reply_links_and_threads(sandbox: Sandbox) -> None:
     inner = (await sandbox.reply(threaded["message_id"], "t2", auth)).json()["data"]
     assert (plain["parent_id"], plain["root_id"], "thread_id" in plain) == (question["message_id"],) * 2 + (False,)
     assert threaded["thread_id"].startswith("omt_")
-    # replying inside a thread stays in the thread and keeps the root
+    # replying inside a thread stays in the thread; in a thread, parent and root are the thread's root
     assert (inner["thread_id"], inner["root_id"], inner["parent_id"]) == (
-        threaded["thread_id"], question["message_id"], threaded["message_id"])
+        threaded["thread_id"], question["message_id"], question["message_id"])
+    got = (await sandbox.http.get(f"/open-apis/im/v1/messages/{question['message_id']}", headers=auth)).json()
+    assert got["data"]["items"][0]["thread_id"] == threaded["thread_id"]  # the root now heads the thread
 
 
 async def test_direct_chat_by_open_id(sandbox: Sandbox) -> None:

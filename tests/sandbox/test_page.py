@@ -3,40 +3,9 @@ question, see a recall shown as recalled, all without reloading the page."""
 
 from __future__ import annotations
 
-import shutil
-from typing import AsyncIterator
-
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.sandbox.conftest import Sandbox, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, sandbox: Sandbox) -> AsyncIterator[Page]:
-    pg = await browser.new_page()
-    await pg.goto(sandbox.url + "/")
-    await expect(pg.locator("#live.on")).to_be_visible()  # the live update stream is connected
-    try:
-        yield pg
-    finally:
-        await pg.close()  # before the sandbox stops: ends the stream
 
 
 async def test_post_reply_and_recall_show_live(page: Page, sandbox: Sandbox) -> None:

@@ -125,3 +125,42 @@ async def test_sdk_async_methods_work_too(sandbox: Sandbox) -> None:
                                                  .message_id(replied.data.message_id).build())
     assert deleted.success(), deleted.msg
     assert [m["deleted"] for m in await sandbox.messages()] == [False, True]
+
+
+async def test_sdk_sends_replies_and_patches_cards(sandbox: Sandbox) -> None:
+    from lark_oapi.api.im.v1 import ListChatRequest, PatchMessageRequest, PatchMessageRequestBody
+
+    from larkdou.lark.cards import answer_card, card_content, streaming_card, thinking_card
+
+    client = sdk_client(sandbox)
+    chat_id = sandbox.state.default_chat.chat_id
+    question = await sandbox.post("cards?")
+    created = await asyncio.to_thread(client.im.v1.message.create, CreateMessageRequest.builder()
+                                      .receive_id_type("chat_id").request_body(
+                                          CreateMessageRequestBody.builder().receive_id(chat_id)
+                                          .msg_type("interactive").content(card_content(thinking_card()))
+                                          .uuid("card-1").build()).build())
+    assert created.success(), created.msg
+    replied = await asyncio.to_thread(client.im.v1.message.reply, ReplyMessageRequest.builder()
+                                      .message_id(question["message_id"]).request_body(
+                                          ReplyMessageRequestBody.builder().msg_type("interactive")
+                                          .content(card_content(streaming_card("正在写"))).uuid("card-2")
+                                          .build()).build())
+    assert replied.success(), replied.msg
+    final = answer_card("**写完了**")
+    patched = await asyncio.to_thread(client.im.v1.message.patch, PatchMessageRequest.builder()
+                                      .message_id(replied.data.message_id).request_body(
+                                          PatchMessageRequestBody.builder().content(card_content(final)).build())
+                                      .build())
+    assert patched.success(), patched.msg
+    refused = await asyncio.to_thread(client.im.v1.message.patch, PatchMessageRequest.builder()
+                                      .message_id(replied.data.message_id).request_body(
+                                          PatchMessageRequestBody.builder().content('{"schema":"2.0"}').build())
+                                      .build())
+    assert (refused.code, refused.raw.status_code) == (230099, 400)
+    fetched = await asyncio.to_thread(client.im.v1.message.get, GetMessageRequest.builder()
+                                      .message_id(replied.data.message_id).build())
+    item = fetched.data.items[0]
+    assert item.msg_type == "interactive" and item.updated is True and json.loads(item.body.content) == final
+    chats = await asyncio.to_thread(client.im.v1.chat.list, ListChatRequest.builder().page_size(20).build())
+    assert chats.success() and [c.chat_id for c in chats.data.items] == [chat_id]
