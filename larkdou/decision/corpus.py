@@ -258,7 +258,73 @@ def _chatter(rng: random.Random) -> str:
                        f"谁能解释下{rng.choice(THINGS)}", f"{rng.choice(THINGS)}能再发一遍吗"])
 
 
-def generate(seed: int = 20261202, per_topic: int = 230, chatter: int = 1250) -> list[Labelled]:
+OTHER_STACKS = [
+    ("安卓上用 ncnn 跑 {m}", ["掉帧严重", "速度很慢", "结果全是 0", "闪退", "内存暴涨"]),
+    ("vue3 项目里 {m}", ["watch 不触发", "打包后白屏", "路由跳转失效", "样式不生效"]),
+    ("Spring Boot 的 {m}", ["启动报端口占用", "事务不生效", "定时任务跑两次", "连接池满了"]),
+    ("Excel 里 {m}", ["怎么批量删除空行", "公式下拉不变", "数据透视表刷新不了", "vlookup 返回 #N/A"]),
+    ("iPhone 的 {m}", ["自动更新怎么关", "电池掉得快", "照片同步不了", "蓝牙连不上"]),
+    ("k8s 的 {m}", ["ingress 配 https", "pod 一直 pending", "node NotReady", "pvc 绑定失败"]),
+    ("mysql 的 {m}", ["主从延迟怎么排查", "死锁怎么看", "慢查询日志在哪", "字符集乱码"]),
+    ("unity 的 {m}", ["打包 apk 报错", "光照烘焙很慢", "UI 适配不了"]),
+    ("React 的 {m}", ["useEffect 执行两次", "state 不更新", "列表 key 报警告"]),
+    ("家里 NAS 的 {m}", ["硬盘休眠唤醒慢", "外网访问不了", "docker 装不上"]),
+    ("Photoshop {m}", ["怎么抠图", "打开很卡", "字体缺失"]),
+    ("微信小程序 {m}", ["上传代码失败", "真机预览白屏", "授权弹窗不出来"]),
+]
+NOT_TECH_LONG = [
+    "有没有人知道从公司到机场坐地铁要多久，打车大概多少钱？明天一早的航班",
+    "周末想带孩子去{place}附近玩，大家有没有推荐的地方，最好人少一点的",
+    "请问一下大家平时都在哪里买{food}，感觉楼下那家越来越贵了",
+    "有人知道{place}的停车场晚上几点关门吗？上次车被锁在里面了",
+    "大家好，我是新来的{name}，以后请多多关照，有什么活动记得叫上我",
+    "我觉得这次活动组织得挺好的，就是{place}有点小，下次可以换个大点的场地，大家觉得呢",
+    "刚看到一个新闻说{food}涨价了，现在吃个饭都要三四十，打工人太难了",
+    "昨天熬夜看球赛，今天一整天都没精神，下午开会差点睡着，还好老板没发现哈哈",
+    "问下大家年假一般怎么安排，我想凑个长假出去玩，但是项目一直走不开",
+    "{name}，上次你说的那家{food}在哪里来着，我想周末去试试",
+]
+HUMAN_ANSWERS = [
+    "这个我之前也遇到过，{fix}，然后重新跑一下就好了，你可以试试",
+    "你这个应该是{cause}导致的，{fix}就行，不行的话再把完整日志发出来看看",
+    "@{name} {fix}，我这边是这么解决的",
+    "我们组也踩过这个坑，最后发现是{cause}，{fix}之后就正常了",
+    "不用改代码，{fix}就可以了，文档里 FAQ 那一节有写",
+    "一般是{cause}，先{fix}",
+    "我刚试了一下，{fix}之后可以跑通了，速度也还行，大概一分钟出结果",
+]
+FIXES = ["把 batch size 调小一点", "装 cu118 版本的 torch", "重新建一下特征库", "把 config.ini 里的路径改成绝对路径",
+         "pip 换清华源再装一遍", "升级到最新版", "把 redis 重启一下", "检查一下 encrypt_key 有没有填对",
+         "把端口在安全组里放开", "降级 sentence_transformers 到 2.2.2", "换成 python 3.10"]
+CAUSES = ["显存不够", "依赖版本不对", "网络不通", "配置文件写错了", "权限没开", "端口被占用", "模型路径不对", "token 过期了"]
+
+
+def _hard(rng: random.Random) -> tuple[str, int, str]:
+    """Cases a length rule gets wrong: short questions, long chatter, human answers, other stacks."""
+    kind = rng.random()
+    name, food, place = rng.choice(PEOPLE), rng.choice(FOODS), rng.choice(PLACES)
+    if kind < 0.25:
+        topic = rng.choice(TOPICS)
+        t = rng.choice(topic.things)
+        text = rng.choice([f"{t}怎么配", f"{t}在哪", f"{t}？", f"{t}咋改", f"{t} 报错", f"{t}是啥", f"{t}不生效",
+                           rng.choice(ERRORS), f"{t}怎么弄", f"有{t}的文档吗", f"{t} 要填吗", f"{t}必须吗"])
+        return text, 1, topic.kb
+    if kind < 0.40:
+        topic = rng.choice(TOPICS)
+        ask = rng.choice(topic.asks).format(t=rng.choice(topic.things))
+        return f"@{name} {rng.choice(['请问', '问下', '你知道', ''])}{ask}{rng.choice(['？', '', '吗'])}", 1, topic.kb
+    if kind < 0.58:
+        stack, problems = rng.choice(OTHER_STACKS)
+        text = rng.choice(ZH_POLITE) + stack.format(m=rng.choice(problems)) + rng.choice(["", "？", "，怎么解决", "，有人遇到过吗"])
+        return text, 0, _kb_for(text)
+    if kind < 0.72:
+        text = rng.choice(NOT_TECH_LONG).format(place=place, food=food, name=name)
+        return text, 0, _kb_for(text)
+    text = rng.choice(HUMAN_ANSWERS).format(fix=rng.choice(FIXES), cause=rng.choice(CAUSES), name=name)
+    return text, 0, _kb_for(text)
+
+
+def generate(seed: int = 20261202, per_topic: int = 200, chatter: int = 1100, hard: int = 450) -> list[Labelled]:
     rng = random.Random(seed)
     out: dict[str, Labelled] = {}
     for topic in TOPICS:
@@ -268,6 +334,12 @@ def generate(seed: int = 20261202, per_topic: int = 230, chatter: int = 1250) ->
             if text not in out:
                 out[text] = Labelled(text, 1, topic.kb, "template")
                 made += 1
+    made = 0
+    while made < hard:
+        text, label, kb = _hard(rng)
+        if text not in out:
+            out[text] = Labelled(text, label, kb, "template")
+            made += 1
     made = 0
     while made < chatter:
         text = _chatter(rng)

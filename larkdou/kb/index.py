@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ class KnowledgeBase:
         self.df: dict[str, int] = json.loads((index_dir / "df.json").read_text(encoding="utf-8"))
         self._bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False) if self.chunks else None
         self._vectors: np.ndarray | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
         self._embedder = None
         if self.manifest.get("embedding") and embedder is not None:
             if embedder.name != self.manifest["embedding"]:
@@ -116,8 +119,7 @@ class KnowledgeBase:
         if not self.chunks or not tokens:
             return []
         n = min(len(self.chunks), max(k, CANDIDATES))
-        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        bm25_ranked = [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        bm25_ranked = self.lexical(tokens, n)
         if self._vectors is None:
             hits = [Hit(self.chunks[d], s, self.coverage(tokens, self.chunks[d])) for d, s in bm25_ranked]
         else:
@@ -125,10 +127,36 @@ class KnowledgeBase:
         hits.sort(key=lambda h: (-h.score, -h.relevance))
         return hits[:k]
 
+    def lexical(self, tokens: list[str], n: int = CANDIDATES) -> list[tuple[int, float]]:
+        """(chunk number, raw BM25 score) of the `n` best chunks for these tokens, best first."""
+        if not self.chunks or not tokens:
+            return []
+        docs, scores = self._bm25.retrieve([tokens], k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    @property
+    def dense(self) -> bool:
+        """Whether this index has dense vectors (and the embedder to query them)."""
+        return self._vectors is not None
+
+    def similarities(self, query: str) -> np.ndarray | None:
+        """Cosine similarity of `query` to every chunk, or None without dense vectors. The last few
+        query vectors are kept, so search and the answer decision embed a message once."""
+        if self._embedder is None or self._vectors is None:
+            return None
+        with self._cache_lock:
+            qvec = self._query_vectors.get(query)
+        if qvec is None:
+            qvec = self._embedder.embed([query])[0]
+            with self._cache_lock:
+                if len(self._query_vectors) >= 32:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[query] = qvec
+        return self._vectors @ qvec
+
     def _fused(self, query: str, tokens: list[str], bm25_ranked: list[tuple[int, float]], n: int) -> list[Hit]:
-        assert self._embedder is not None and self._vectors is not None
-        qvec = self._embedder.embed([query])[0]
-        sims = self._vectors @ qvec
+        sims = self.similarities(query)
+        assert sims is not None
         dense = np.argsort(-sims)[:n]
         fused: dict[int, float] = {}
         for rank, (d, _) in enumerate(bm25_ranked):

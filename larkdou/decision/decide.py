@@ -1,0 +1,78 @@
+"""Should the bot speak? The answer/silence decision for a group message nobody addressed to it.
+
+`Decider.for_kb(kb)` takes the shipped model (the dense one when the index has embeddings) with the
+adjustment `larkdou kb build --good/--bad` stored in the index's manifest, and `[kb] threshold`
+when set. `decide(text)` computes the signals and returns a `Verdict`; it is synchronous CPU work
+(a BM25 search, and an embedding with dense indexes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from larkdou.decision.evidence import retrieval_signals
+from larkdou.decision.model import Model, shipped
+from larkdou.decision.signals import text_signals
+from larkdou.kb.chitchat import is_chitchat
+from larkdou.kb.index import KnowledgeBase
+from larkdou.kb.tokens import tokenize
+
+MIN_WORDS = 2  # fewer distinct content words ("redis", "fetch?") is never a question for the room
+
+
+@dataclass
+class Verdict:
+    answer: bool
+    probability: float
+    threshold: float
+    signals: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    why: str = "model"  # "model", "chitchat" or "too_short"
+
+    @property
+    def margin(self) -> float:
+        return self.probability - self.threshold
+
+
+def model_for(kb: KnowledgeBase) -> Model:
+    """The shipped model for this index, with the adjustment stored at build time (if any)."""
+    base = shipped("dense" if kb.dense else "lexical")
+    stored: dict[str, Any] = kb.manifest.get("decision") or {}
+    if stored.get("source") == "examples" and stored.get("model") == base.name:
+        return base.adjusted(bias=stored["bias"], weights=stored["weights"], threshold=stored["threshold"],
+                             name=f"{base.name}+examples")
+    return base
+
+
+def signals_of(kb: KnowledgeBase | None, text: str, *, mentions_someone: bool | None = None) -> dict[str, float]:
+    """Every signal of `text`: text signals, and retrieval signals when there is a knowledge base."""
+    out = text_signals(text)
+    if mentions_someone is not None:
+        out["mentions_someone"] = 1.0 if mentions_someone else 0.0
+    if kb is not None:
+        out.update(retrieval_signals(kb, text))
+    return out
+
+
+class Decider:
+    """The decision for one knowledge base. Thread-safe; holds no per-message state."""
+
+    def __init__(self, kb: KnowledgeBase, model: Model, threshold: float | None = None):
+        self.kb = kb
+        self.model = model
+        self.threshold = model.threshold if threshold is None else threshold
+
+    @classmethod
+    def for_kb(cls, kb: KnowledgeBase, threshold: float | None = None) -> "Decider":
+        return cls(kb, model_for(kb), threshold)
+
+    def decide(self, text: str, *, addressed: bool = False, mentions_someone: bool | None = None) -> Verdict:
+        """The verdict for `text` (the message without @mentions)."""
+        if is_chitchat(text):
+            return Verdict(False, 0.0, self.threshold, model=self.model.name, why="chitchat")
+        if not addressed and len(set(tokenize(text))) < MIN_WORDS:
+            return Verdict(False, 0.0, self.threshold, model=self.model.name, why="too_short")
+        sig = signals_of(self.kb, text, mentions_someone=mentions_someone)
+        p = self.model.probability(sig, addressed)
+        return Verdict(p >= self.threshold, p, self.threshold, sig, self.model.name)
