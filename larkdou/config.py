@@ -125,10 +125,11 @@ class KBConfig(_Section):
     dir: str = ""  # default: <work_dir>/kb
     docs: str = ""  # default document folder for `kb build`
     top_k: int = Field(4, ge=1)
-    threshold: float | None = None  # overrides the calibrated threshold when set
+    threshold: float | None = Field(None, ge=0, le=1)  # the answer decision's threshold (a probability); overrides the built one
+    llm_check: bool = True  # with an LLM, borderline group decisions are confirmed by it
     chunk_size: int = Field(600, ge=50)
     chunk_overlap: int = Field(80, ge=0)
-    embedding: Literal["none", "local", "api"] = "none"
+    embedding: Literal["none", "", "e5", "local", "api"] = "none"  # "" is "none"; "e5" needs larkdou[e5]
     embedding_model: str = ""  # local model path, or the API model name
     embedding_base_url: str = ""
     embedding_api_key: SecretStr = SecretStr("")

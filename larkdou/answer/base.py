@@ -20,7 +20,7 @@ class Decision:
     reason: str
     text: str = ""  # the reply, when answer is true
     sources: list[str] = field(default_factory=list)
-    score: float | None = None  # relevance in [0, 1] of the best passage, when retrieval ran
+    score: float | None = None  # addressed: relevance in [0, 1] of the best passage; group: the answer probability
     mode: str = ""  # how the text was made: "llm", "extractive" or "notice" (a fixed message)
 
 

@@ -16,10 +16,10 @@ from larkdou.answer.policy import Route, route
 from larkdou.answer.prompt import (NO_MATCH, NOT_BUILT, build_messages, declined, extractive_reply, introduction,
                                    llm_reply)
 from larkdou.config import Settings
+from larkdou.decision.judge import GroupJudge
 from larkdou.errors import LarkdouError, LLMError
-from larkdou.kb.calibrate import decision_score
 from larkdou.kb.chitchat import is_greeting
-from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
+from larkdou.kb.index import MATCH_FLOOR, Hit, KnowledgeBase, live_dir, open_kb
 from larkdou.message import Message
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class KBAnswerer:
         self._kb = _LiveKB(settings, kb)
         self._llm = llm
         self._bot = bot_open_id or settings.lark_group.bot_open_id
+        self._judge = GroupJudge(settings, llm, self._bot)
 
     async def decide(self, msg: Message) -> Decision:
         r = route(msg, self._bot)
@@ -86,8 +87,12 @@ class KBAnswerer:
                 return self._log(msg, Decision(True, "no_kb", NOT_BUILT, mode="notice"))
             return self._log(msg, await self._ask(msg, r, [], "no_kb", None))
         hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
-        score = kb.relevance(hits) if r.addressed else decision_score(kb, r.question, hits)
-        relevant = score > 0 and score >= kb.threshold
+        if r.addressed:
+            score = kb.relevance(hits)
+            relevant = score > 0 and score >= MATCH_FLOOR
+        else:
+            verdict = await self._judge.decide(msg, r.question, kb, hits)
+            score, relevant = verdict.probability, verdict.answer
         if not relevant and not r.addressed:
             return self._log(msg, Decision(False, "not_relevant", score=score))
         reason = r.reason if r.addressed else "relevant"
@@ -95,7 +100,7 @@ class KBAnswerer:
             return self._log(msg, await self._ask(msg, r, hits, reason, score))
         if not relevant:
             return self._log(msg, Decision(True, reason, NO_MATCH, score=score, mode="notice"))
-        floor = max(kb.threshold, score / 2)
+        floor = max(MATCH_FLOOR, kb.relevance(hits) / 2)
         picked = [h for h in hits if h.relevance >= floor][:MAX_EXCERPTS] or hits[:1]
         text, sources = extractive_reply(picked)
         return self._log(msg, Decision(True, reason, text, sources, score, mode="extractive"))

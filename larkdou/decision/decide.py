@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from larkdou.decision.evidence import retrieval_signals
+from larkdou.decision.examples import Evaluation
 from larkdou.decision.model import Model, shipped
 from larkdou.decision.signals import text_signals
 from larkdou.kb.chitchat import is_chitchat
@@ -76,3 +77,11 @@ class Decider:
         sig = signals_of(self.kb, text, mentions_someone=mentions_someone)
         p = self.model.probability(sig, addressed)
         return Verdict(p >= self.threshold, p, self.threshold, sig, self.model.name)
+
+    def evaluate(self, labelled: list[tuple[str, bool]]) -> Evaluation:
+        """The verdicts on labelled messages (as unaddressed group messages), with confusion counts."""
+        out = Evaluation()
+        for text, label in labelled:
+            v = self.decide(text)
+            out.add(text, label, v.answer, v.probability, v.why)
+        return out

@@ -1,20 +1,13 @@
-"""Choose the relevance threshold from example questions, and measure the answer decision.
-
-Good examples should be answered, bad ones should not. The threshold kept is the one with the best
-F1 on them; among equally good thresholds, the middle one (the widest margin on both sides).
-"""
+"""The user's examples: files of good/bad questions, labelled jsonl, and confusion counts on them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from larkdou.errors import KnowledgeBaseError
-from larkdou.kb.chitchat import is_chitchat
-from larkdou.kb.index import DEFAULT_THRESHOLD, Hit, KnowledgeBase
-from larkdou.kb.tokens import tokenize
 
 
 @dataclass
@@ -37,6 +30,10 @@ class Scores:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    @property
+    def total(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
     def add(self, label: bool, predicted: bool) -> None:
         if label and predicted:
             self.tp += 1
@@ -49,66 +46,15 @@ class Scores:
 
 
 @dataclass
-class Calibration:
-    threshold: float
-    source: str  # "examples" or "default"
-    f1: float | None = None
-    precision: float | None = None
-    recall: float | None = None
-    good: int = 0
-    bad: int = 0
+class Evaluation:
+    scores: Scores = field(default_factory=Scores)
+    by_reason: dict[str, Scores] = field(default_factory=dict)  # "model", "chitchat", "too_short"
+    rows: list[tuple[str, bool, bool, float, str]] = field(default_factory=list)  # text, label, answered, p, why
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _confusion(good: list[float], bad: list[float], threshold: float) -> Scores:
-    s = Scores()
-    for v in good:
-        s.add(True, v >= threshold)
-    for v in bad:
-        s.add(False, v >= threshold)
-    return s
-
-
-def choose_threshold(good: list[float], bad: list[float]) -> Calibration:
-    """The F1-best threshold for these relevance scores; the default when either list is empty."""
-    if not good or not bad:
-        return Calibration(DEFAULT_THRESHOLD, "default", good=len(good), bad=len(bad))
-    values = sorted(set(good) | set(bad))
-    candidates = [values[0] - 1e-6] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1e-6]
-    candidates = [c for c in candidates if c > 0]  # a zero-relevance message is never worth an answer
-    results = [(c, _confusion(good, bad, c)) for c in candidates] or [(DEFAULT_THRESHOLD, Scores())]
-    best_f1 = max(s.f1 for _, s in results)
-    best = [(c, s) for c, s in results if s.f1 == best_f1]
-    threshold, scores = best[len(best) // 2]
-    return Calibration(round(threshold, 6), "examples", scores.f1, scores.precision, scores.recall,
-                       len(good), len(bad))
-
-
-MIN_GROUP_TOKENS = 2
-
-
-def decision_score(kb: KnowledgeBase, text: str, hits: list[Hit] | None = None) -> float:
-    """The score an unaddressed group message is judged by: the best passage's relevance, or 0 for
-    chit-chat and for messages of fewer than MIN_GROUP_TOKENS distinct words (a bare "redis")."""
-    if is_chitchat(text) or len(set(tokenize(text))) < MIN_GROUP_TOKENS:
-        return 0.0
-    return kb.relevance(kb.search(text) if hits is None else hits)
-
-
-def calibrate(kb: KnowledgeBase, good: list[str], bad: list[str]) -> Calibration:
-    return choose_threshold([decision_score(kb, q) for q in good], [decision_score(kb, q) for q in bad])
-
-
-def evaluate(kb: KnowledgeBase, labelled: list[tuple[str, bool]]) -> tuple[Scores, list[tuple[str, bool, float]]]:
-    """Confusion counts of the group answer decision on labelled messages, and each (text, label, score)."""
-    scores, rows = Scores(), []
-    for text, label in labelled:
-        value = decision_score(kb, text)
-        scores.add(label, value >= kb.threshold and value > 0)
-        rows.append((text, label, value))
-    return scores, rows
+    def add(self, text: str, label: bool, answered: bool, probability: float, why: str) -> None:
+        self.scores.add(label, answered)
+        self.by_reason.setdefault(why, Scores()).add(label, answered)
+        self.rows.append((text, label, answered, probability, why))
 
 
 def read_questions(path: Path) -> list[str]:
@@ -141,3 +87,13 @@ def read_labels(path: Path) -> list[tuple[str, bool]]:
     if not out:
         raise KnowledgeBaseError(f"{path}: no labelled examples")
     return out
+
+
+def split_labels(labelled: list[tuple[str, bool]], share: float) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """(calibration part, held-out part): about `share` of the examples held out, fixed by a hash of
+    each text, so the same file always splits the same way."""
+    held, used = [], []
+    for text, label in labelled:
+        h = int(hashlib.sha256(("split:" + text).encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (held if h < share else used).append((text, label))
+    return used, held

@@ -26,7 +26,7 @@ from larkdou.decision.corpus import Labelled
 from larkdou.decision.decide import MIN_WORDS, signals_of
 from larkdou.decision.fit import auc, best_threshold, f1_at, fit_logistic, sigmoid
 from larkdou.decision.kbs import training_kbs
-from larkdou.decision.model import DATA, Model
+from larkdou.decision.model import DATA, Model, shipped
 from larkdou.kb.chitchat import is_chitchat
 from larkdou.kb.index import KnowledgeBase
 from larkdou.kb.tokens import tokenize
@@ -184,6 +184,9 @@ def main() -> None:
     rows = rows_for(messages, training_kbs(scratch))
     models["lexical"] = (train(rows, LEXICAL, "lexical-1"), rows)
     if not args.no_dense:
+        if not (DATA / "model-dense.json").exists():  # building a dense index stores the dense model's settings
+            models["lexical"][0].adjusted(name="dense-placeholder").save(DATA / "model-dense.json")
+            shipped.cache_clear()
         dense_rows = rows_for(messages, training_kbs(scratch, embedding="e5"))
         models["dense"] = (train(dense_rows, LEXICAL + ["dense"], "dense-e5-1"), dense_rows)
     for kind, (model, _) in models.items():

@@ -1,17 +1,17 @@
 """The built knowledge base on disk, and search over it.
 
 Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
-    manifest.json   files and their hashes, chunk ids, build settings, the calibrated threshold
+    manifest.json   files and their hashes, chunk ids, build settings, the answer decision's settings
     chunks.jsonl    one chunk a line (id, source, heading, text)
     tokens.jsonl    each chunk's tokens (reused by the next build, not loaded for search)
     df.json         document frequency of each token (for the relevance score)
     bm25/           the bm25s index
     vectors.npy     dense vectors, one row per chunk (only with embeddings)
 
-Relevance, the number the answer decision compares with the threshold, is in [0, 1]: the share of
-the question's information (IDF-weighted tokens) found in the best passage; with embeddings it is the
-mean of that share and the passage's cosine similarity. Ranking fuses BM25 and dense results with
-reciprocal rank fusion.
+A hit's relevance is in [0, 1]: the share of the question's information (IDF-weighted tokens) found
+in the passage; with embeddings it is the mean of that share and the passage's cosine similarity.
+Ranking fuses BM25 and dense results with reciprocal rank fusion. Whether an unaddressed group
+message is answered at all is decided elsewhere (`larkdou.decision`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from larkdou.kb.embeddings import Embedder, make_embedder
 from larkdou.kb.tokens import tokenize
 
 FORMAT_VERSION = 1
-DEFAULT_THRESHOLD = 0.5
+MATCH_FLOOR = 0.5  # the relevance an addressed question's best passage needs to be answered from
 RRF_K = 60
 CANDIDATES = 10
 
@@ -42,7 +42,7 @@ CANDIDATES = 10
 class Hit:
     chunk: Chunk
     score: float  # the ranking score: BM25, or the fused RRF score with embeddings
-    relevance: float  # in [0, 1]; compared with the threshold
+    relevance: float  # in [0, 1]
 
 
 def live_dir(kb_dir: Path) -> Path | None:
@@ -71,7 +71,7 @@ def read_chunks(index_dir: Path) -> list[Chunk]:
 class KnowledgeBase:
     """A loaded index. `search` is synchronous CPU work; call it in a thread from async code."""
 
-    def __init__(self, index_dir: Path, *, embedder: Embedder | None = None, threshold: float | None = None):
+    def __init__(self, index_dir: Path, *, embedder: Embedder | None = None):
         self.index_dir = index_dir
         self.manifest = read_manifest(index_dir)
         self.chunks = read_chunks(index_dir)
@@ -88,13 +88,6 @@ class KnowledgeBase:
                     f"{embedder.name!r}; rebuild with `larkdou kb build`")
             self._vectors = np.load(index_dir / "vectors.npy")
             self._embedder = embedder
-        self._threshold_override = threshold
-
-    @property
-    def threshold(self) -> float:
-        if self._threshold_override is not None:
-            return self._threshold_override
-        return float(self.manifest.get("calibration", {}).get("threshold", DEFAULT_THRESHOLD))
 
     def stamp(self) -> tuple[int, int]:
         st = (self.index_dir / "manifest.json").stat()
@@ -181,4 +174,4 @@ def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | No
         return None
     manifest = read_manifest(index_dir)
     embedder = make_embedder(settings) if manifest.get("embedding") else None
-    return KnowledgeBase(index_dir, embedder=embedder, threshold=settings.kb.threshold)
+    return KnowledgeBase(index_dir, embedder=embedder)
