@@ -70,7 +70,7 @@ def retrieval_signals(kb: KnowledgeBase, text: str, tokens: list[str] | None = N
 
 def dense_reference(kb: KnowledgeBase) -> dict[str, float]:
     """Mean and spread of the best-passage similarity of small talk to this knowledge base."""
-    tops = [float(np.max(sims)) for sims in (kb.similarities(p) for p in CHATTER_PROBES) if sims is not None and sims.size]
+    tops = kb.best_similarities(CHATTER_PROBES)
     if not tops:
         return {"mean": 0.0, "std": 1.0}
     return {"mean": float(np.mean(tops)), "std": float(max(np.std(tops), 0.01))}

@@ -147,6 +147,13 @@ class KnowledgeBase:
                 self._query_vectors[query] = qvec
         return self._vectors @ qvec
 
+    def best_similarities(self, queries: list[str]) -> list[float]:
+        """Each query's best cosine similarity to any chunk, embedding the queries in one batch
+        (empty without dense vectors)."""
+        if self._embedder is None or self._vectors is None or not len(self._vectors):
+            return []
+        return [float(v) for v in np.max(self._vectors @ self._embedder.embed(queries).T, axis=0)]
+
     def _fused(self, query: str, tokens: list[str], bm25_ranked: list[tuple[int, float]], n: int) -> list[Hit]:
         sims = self.similarities(query)
         assert sims is not None
