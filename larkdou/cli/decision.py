@@ -64,9 +64,9 @@ def report_labels(kb: KnowledgeBase, path: Path, split: float | None, threshold:
             click.echo(line, err=line.startswith("warning"))
         base = shipped("dense" if kb.dense else "lexical")
         click.echo(f"adjusted on {len(used)} messages, reported on the other {len(held)}:")
-        _print(Decider(kb, base, threshold).evaluate(held), "shipped model")
+        _print(Decider(kb, base, threshold, decider.ref).evaluate(held), "shipped model")
         tuned = base.adjusted(bias=adj.bias, weights=adj.weights, threshold=adj.threshold)
-        ev = Decider(kb, tuned, threshold).evaluate(held)
+        ev = Decider(kb, tuned, threshold, decider.ref).evaluate(held)
         _print(ev, "adjusted on the other part" if adj.source == "examples" else "adjusted (kept the shipped model)")
         if model_for(kb).name != base.name:
             _print(decider.evaluate(held), "as built (the index's own adjustment)")

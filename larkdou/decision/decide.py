@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from larkdou.decision.evidence import retrieval_signals
+from larkdou.decision.evidence import Reference, reference, retrieval_signals
 from larkdou.decision.examples import Evaluation
 from larkdou.decision.model import Model, shipped
 from larkdou.decision.signals import text_signals
@@ -46,23 +46,25 @@ def model_for(kb: KnowledgeBase) -> Model:
     return base
 
 
-def signals_of(kb: KnowledgeBase | None, text: str, *, mentions_someone: bool | None = None) -> dict[str, float]:
-    """Every signal of `text`: text signals, and retrieval signals when there is a knowledge base."""
+def signals_of(kb: KnowledgeBase, ref: Reference, text: str, *, mentions_someone: bool | None = None) -> dict[str, float]:
+    """Every signal of `text`: the text signals and the knowledge base's (relative to `ref`)."""
     out = text_signals(text)
     if mentions_someone is not None:
         out["mentions_someone"] = 1.0 if mentions_someone else 0.0
-    if kb is not None:
-        out.update(retrieval_signals(kb, text))
+    out.update(retrieval_signals(kb, text, ref))
     return out
 
 
 class Decider:
-    """The decision for one knowledge base. Thread-safe; holds no per-message state."""
+    """The decision for one knowledge base. Thread-safe; holds no per-message state. Creating one
+    measures the knowledge base's baseline (`evidence.reference`)."""
 
-    def __init__(self, kb: KnowledgeBase, model: Model, threshold: float | None = None):
+    def __init__(self, kb: KnowledgeBase, model: Model, threshold: float | None = None,
+                 ref: Reference | None = None):
         self.kb = kb
         self.model = model
         self.threshold = model.threshold if threshold is None else threshold
+        self.ref = reference(kb) if ref is None else ref
 
     @classmethod
     def for_kb(cls, kb: KnowledgeBase, threshold: float | None = None) -> "Decider":
@@ -74,7 +76,7 @@ class Decider:
             return Verdict(False, 0.0, self.threshold, model=self.model.name, why="chitchat")
         if not addressed and len(set(tokenize(text))) < MIN_WORDS:
             return Verdict(False, 0.0, self.threshold, model=self.model.name, why="too_short")
-        sig = signals_of(self.kb, text, mentions_someone=mentions_someone)
+        sig = signals_of(self.kb, self.ref, text, mentions_someone=mentions_someone)
         p = self.model.probability(sig, addressed)
         return Verdict(p >= self.threshold, p, self.threshold, sig, self.model.name)
 

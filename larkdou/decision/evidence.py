@@ -1,38 +1,50 @@
 """Signals read from the knowledge base: how much of the message the documents know about.
 
-Each is a pure function of the message and the loaded index, and is scaled so that it means the same
-on a knowledge base of 30 chunks and one of 100,000:
+Each is a function of the message and the loaded index, scaled so that it means the same on a
+knowledge base of 30 chunks and one of 100,000:
 
-- `retrieval`: the best raw BM25 score (not divided by the message's size) over the score a
-  passage gets for one perfectly matched, moderately rare word of this knowledge base. Roughly "how
-  many informative words of the message the best passage contains".
-- `matched`: the IDF of the message words found in the best passage, each IDF taken relative to
-  the largest IDF this knowledge base can give (a word in one chunk), summed.
-- `known`: the share of the message's distinct words that occur anywhere in the documents.
-- `dense`: with embeddings, the best passage's cosine similarity minus the similarity this
-  knowledge base gives to plain chatter (a fixed list of small talk, measured at build time), in
-  units of that chatter's spread.
+- `retrieval`: the best raw BM25 score (not divided by the message's size), counted in units of the
+  score one matched word found in 1% of the chunks gives; log1p of that. Roughly "how many
+  informative words of the message the best passage holds".
+- `matched`: the IDF of the message's words found in the best passage, each relative to the
+  largest IDF this knowledge base can give (a word of one chunk), summed; log1p of that.
+- `dense` (indexes with embeddings): the best passage's cosine similarity.
+
+A large knowledge base matches a few words of almost anything, small talk included. So each signal
+is reported relative to this knowledge base's own baseline: minus what a fixed list of small talk
+(`CHATTER_PROBES`) gets from it on average (for `dense`, also divided by that small talk's spread).
+`Reference` holds the baseline; `reference(kb)` measures it (a BM25 search per probe, and one batch
+of embeddings with dense indexes).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from larkdou.kb.index import KnowledgeBase
 from larkdou.kb.tokens import tokenize
 
-# measured at build time against the knowledge base, to scale the dense signal (see `dense_reference`)
 CHATTER_PROBES = [
-    "中午吃什么", "哈哈哈哈", "好的收到", "明天下午开会", "周末去哪玩", "今天天气不错", "谢谢大家", "我先下班了",
-    "这个也太离谱了吧", "有人一起去吃饭吗", "生日快乐", "早上好", "晚安", "笑死我了", "好家伙", "我也是",
+    "中午一起吃饭吗", "哈哈哈哈", "好的收到", "明天下午开会", "周末去哪玩", "今天天气真好", "谢谢大家", "我先下班了",
+    "这也太离谱了吧", "有人去食堂吗", "生日快乐", "早上好", "晚安各位", "笑死我了", "好家伙", "我也是这么想的",
     "lol", "see you tomorrow", "anyone up for lunch?", "thanks!", "good morning everyone", "nice work",
-    "the meeting moved to 3pm", "happy friday", "这张表我没看懂", "不知道有没有用", "测试还能用不", "快递到了没",
+    "the meeting moved to 3pm", "happy friday", "这个价格还挺香的", "我晚点再看看", "快递到了没", "今天好累啊",
+    "这个视频挺有意思", "老板说今晚要加班", "群里好热闹", "欢迎新同学",
 ]
 K1 = 1.5  # bm25s defaults
-B = 0.75
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What small talk gets from a knowledge base: the baseline its signals are measured from."""
+
+    retrieval: float = 0.0
+    matched: float = 0.0
+    dense_mean: float = 0.0
+    dense_std: float = 1.0
 
 
 def _idf(kb: KnowledgeBase, token: str) -> float:
@@ -41,44 +53,44 @@ def _idf(kb: KnowledgeBase, token: str) -> float:
 
 
 def word_unit(kb: KnowledgeBase) -> float:
-    """The BM25 score of one matched word found in 1% of the chunks (or one chunk of a small knowledge base),
-    once in a passage of average length: the unit `retrieval` is counted in."""
+    """The BM25 score of one matched word found in 1% of the chunks (or in one chunk of a small
+    knowledge base), once in a passage of average length: the unit `retrieval` is counted in."""
     n = max(len(kb.chunks), 1)
     df = max(1.0, n / 100)
-    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    return max(idf * (K1 + 1) / (1 + K1), 1e-6)
+    return max(math.log(1 + (n - df + 0.5) / (df + 0.5)), 1e-6)
 
 
-def retrieval_signals(kb: KnowledgeBase, text: str, tokens: list[str] | None = None) -> dict[str, Any]:
-    """`retrieval`, `matched`, `known` (and `dense` when the index has vectors) for `text`."""
-    tokens = tokenize(text) if tokens is None else tokens
+def raw_lexical(kb: KnowledgeBase, tokens: list[str]) -> tuple[float, float]:
+    """(retrieval, matched) before the baseline is taken off."""
     distinct = set(tokens)
-    out: dict[str, Any] = {"retrieval": 0.0, "matched": 0.0, "known": 0.0}
-    if distinct and kb.chunks:
-        ranked = kb.lexical(tokens, 1)
-        if ranked:
-            best, score = ranked[0]
-            out["retrieval"] = math.log1p(score / word_unit(kb))
-            have = set(tokenize(kb.chunks[best].index_text()))
-            top_idf = math.log(1 + (len(kb.chunks) - 0.5) / 1.5)
-            out["matched"] = math.log1p(sum(_idf(kb, t) for t in distinct & have) / max(top_idf, 1e-6))
-        out["known"] = sum(1 for t in distinct if kb.df.get(t)) / len(distinct)
+    if not distinct or not kb.chunks:
+        return 0.0, 0.0
+    ranked = kb.lexical(tokens, 1)
+    if not ranked:
+        return 0.0, 0.0
+    best, score = ranked[0]
+    have = set(kb.chunks[best].tokens or tokenize(kb.chunks[best].index_text()))
+    top_idf = math.log(1 + (len(kb.chunks) - 0.5) / 1.5)
+    matched = sum(_idf(kb, t) for t in distinct & have) / max(top_idf, 1e-6)
+    return math.log1p(score / word_unit(kb)), math.log1p(matched)
+
+
+def reference(kb: KnowledgeBase) -> Reference:
+    """The baseline of `kb`, measured on `CHATTER_PROBES`."""
+    lexical = [raw_lexical(kb, tokenize(p)) for p in CHATTER_PROBES]
+    ref = Reference(float(np.mean([r for r, _ in lexical])), float(np.mean([m for _, m in lexical])))
+    tops = kb.best_similarities(CHATTER_PROBES) if kb.dense else []
+    if tops:
+        ref = Reference(ref.retrieval, ref.matched, float(np.mean(tops)), float(max(np.std(tops), 0.01)))
+    return ref
+
+
+def retrieval_signals(kb: KnowledgeBase, text: str, ref: Reference, tokens: list[str] | None = None) -> dict[str, float]:
+    """`retrieval` and `matched` (and `dense` when the index has vectors) of `text`, relative to `ref`."""
+    retrieval, matched = raw_lexical(kb, tokenize(text) if tokens is None else tokens)
+    out = {"retrieval": retrieval - ref.retrieval, "matched": matched - ref.matched}
     if kb.dense:
-        out["dense"] = dense_signal(kb, text)
+        sims = kb.similarities(text)
+        best = float(np.max(sims)) if sims is not None and sims.size else ref.dense_mean
+        out["dense"] = (best - ref.dense_mean) / ref.dense_std
     return out
-
-
-def dense_reference(kb: KnowledgeBase) -> dict[str, float]:
-    """Mean and spread of the best-passage similarity of small talk to this knowledge base."""
-    tops = kb.best_similarities(CHATTER_PROBES)
-    if not tops:
-        return {"mean": 0.0, "std": 1.0}
-    return {"mean": float(np.mean(tops)), "std": float(max(np.std(tops), 0.01))}
-
-
-def dense_signal(kb: KnowledgeBase, text: str) -> float:
-    sims = kb.similarities(text)
-    if sims is None or not sims.size:
-        return 0.0
-    ref = kb.manifest.get("dense_reference") or {"mean": 0.8, "std": 0.03}
-    return (float(np.max(sims)) - ref["mean"]) / ref["std"]

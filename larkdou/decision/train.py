@@ -24,6 +24,7 @@ import numpy as np
 from larkdou.decision import corpus
 from larkdou.decision.corpus import Labelled
 from larkdou.decision.decide import MIN_WORDS, signals_of
+from larkdou.decision.evidence import reference
 from larkdou.decision.fit import auc, best_threshold, f1_at, fit_logistic, sigmoid
 from larkdou.decision.kbs import training_kbs
 from larkdou.decision.model import DATA, Model, shipped
@@ -47,13 +48,14 @@ class Row:
 
 def rows_for(messages: list[Labelled], kbs: dict[str, KnowledgeBase]) -> list[Row]:
     out = []
+    refs = {name: reference(kb) for name, kb in kbs.items()}
     for m in messages:
         if is_chitchat(m.text):
             out.append(Row(m, {}, "chitchat"))
         elif len(set(tokenize(m.text))) < MIN_WORDS:
             out.append(Row(m, {}, "too_short"))
         else:
-            out.append(Row(m, signals_of(kbs[m.kb], m.text), ""))
+            out.append(Row(m, signals_of(kbs[m.kb], refs[m.kb], m.text), ""))
     return out
 
 

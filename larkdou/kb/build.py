@@ -143,7 +143,6 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
     previous build are reused, if any.
     """
     from larkdou.decision.adjust import adjust  # the decision reads indexes: imported here, not at the top
-    from larkdou.decision.evidence import dense_reference
 
     started = time.perf_counter()
     docs = Path(docs_dir)
@@ -204,8 +203,6 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
     (new_dir / "examples.json").write_text(json.dumps({"good": good_q, "bad": bad_q}, ensure_ascii=False),
                                            encoding="utf-8")
     kb = KnowledgeBase(new_dir, embedder=embedder)
-    if kb.dense:
-        manifest["dense_reference"] = kb.manifest["dense_reference"] = dense_reference(kb)
     report.decision = adjust(kb, good_q, bad_q)
     manifest["decision"] = report.decision.to_dict()
     (new_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")

@@ -124,8 +124,12 @@ class KnowledgeBase:
         """(chunk number, raw BM25 score) of the `n` best chunks for these tokens, best first."""
         if not self.chunks or not tokens:
             return []
-        docs, scores = self._bm25.retrieve([tokens], k=min(n, len(self.chunks)), show_progress=False, n_threads=1)
-        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        # get_scores + argpartition: the same scores as bm25s' retrieve without its per-call thread pool
+        scores = self._bm25.get_scores(tokens)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(d), float(scores[d])) for d in top if scores[d] > 0]
 
     @property
     def dense(self) -> bool:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from larkdou.decision.evidence import CHATTER_PROBES
 from larkdou.errors import KnowledgeBaseError
 from larkdou.kb import build_kb, open_kb
 from larkdou.sandbox.llm import create_app
@@ -30,8 +29,7 @@ async def test_api_embeddings_are_fused_and_reused_on_rebuild(tmp_path: Path) ->
                                                         "embedding_base_url": f"{url}/v1"})
         first = await asyncio.to_thread(build_kb, settings, docs, None, None, False)
         embedded = sum(len(r["input"]) for r in app.state.llm.requests)
-        # every chunk once (no example questions), and one batch of small talk that scales the dense signal
-        assert embedded == first.chunks + len(CHATTER_PROBES)
+        assert embedded == first.chunks  # every chunk once (no example questions)
 
         kb = await asyncio.to_thread(open_kb, settings)
         hits = await asyncio.to_thread(kb.search, "encrypt_key 怎么设置")
@@ -41,8 +39,7 @@ async def test_api_embeddings_are_fused_and_reused_on_rebuild(tmp_path: Path) ->
         write_docs(docs, {"d.md": "# Fetch\n\nPOST /fetch needs a bearer token.\n"})
         app.state.llm.requests.clear()
         second = await asyncio.to_thread(build_kb, settings, docs, None, None, False)
-        assert sum(len(r["input"]) for r in app.state.llm.requests) == second.chunks_new + len(CHATTER_PROBES)
-        assert second.chunks_new == 1
+        assert sum(len(r["input"]) for r in app.state.llm.requests) == second.chunks_new == 1
 
 
 async def test_an_index_built_with_embeddings_refuses_another_model(tmp_path: Path) -> None:
