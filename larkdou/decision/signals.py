@@ -16,7 +16,7 @@ from larkdou.kb.tokens import tokenize
 _QMARK = re.compile(r"[?？]")
 _ZH_ASK = re.compile(
     r"请问|请教|求问|问一?下|怎么|怎样|如何|为什么|为啥|咋|是否|能否|能不能|可不可以|可以吗|行不行|对不对|是不是|有没有|"
-    r"哪里|哪儿|哪个|哪些|哪一|什么|多少|多久|多大|几[个次种号点天]|吗[?？\s。～~]*$|呢[?？\s。～~]*$|区别|原因|意思")
+    r"哪里|哪儿|哪个|哪些|哪一|什么|啥|多少|多久|多大|几[个次种号点天]|吗[?？\s。～~]*$|呢[?？\s。～~]*$|区别|原因|意思")
 _EN_ASK = re.compile(
     r"(?:^|[\s,(])(?:how|what|why|where|which|when|whether|is there|are there|can i|can we|can you|could|does|do i|do we|"
     r"should|any idea|anyone know|is it possible)\b", re.IGNORECASE)
@@ -25,6 +25,13 @@ _HELP = re.compile(
     r"挂了|崩了|不对|不一样|收不到|打不开|连不上|超时|"
     r"\berror\b|\bfail(?:s|ed|ure)?\b|exception|cannot|can't|doesn't|does not|unable|\bissue\b|problem|\bhelp\b|"
     r"not working|timed? ?out|refused|denied", re.IGNORECASE)
+
+# someone answering someone else: advice, a fix that worked, a guess at the cause
+_ADVICE = re.compile(
+    r"你(?:试试|可以|把|先|再|看下|看看|检查|换|装|改|这个应该|这是)|试试看?|就行了?|就好了?|就可以了|应该是|我这边|我是这么|"
+    r"我(?:之前|以前)?也遇到|后来|重装|解决了|搞定|"
+    r"\btry\b|you (?:should|can|need|could|have to)|worked for me|\bjust (?:set|use|run|install|restart)|fixed (?:it|by)",
+    re.IGNORECASE)
 
 # identifiers and other tokens only technical writing has
 _IDENT = re.compile(r"\b[A-Za-z]+(?:_[A-Za-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z]+\b|\b[A-Za-z]+\d+[A-Za-z0-9]*\b")
@@ -87,6 +94,11 @@ def words(text: str) -> float:
     return _squash(len(set(tokenize(_URL.sub(" ", text)))))
 
 
+def advice(text: str) -> float:
+    """Answers people give each other: "你试试…", "…就行", "应该是…", "我这边…", "try …", "worked for me"."""
+    return _squash(min(len(set(m.group(0).lower() for m in _ADVICE.finditer(text))), 3))
+
+
 def technical(text: str) -> float:
     """Technical tokens: identifiers, versions, file names and paths, commands and flags, error names,
     and software/ML vocabulary (安装, 显存, cuda, pip …)."""
@@ -127,6 +139,7 @@ def link(text: str) -> float:
 TEXT_SIGNALS = {
     "asks": asks,
     "seeks_help": seeks_help,
+    "advice": advice,
     "length": length,
     "words": words,
     "technical": technical,

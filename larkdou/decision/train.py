@@ -33,7 +33,7 @@ from larkdou.kb.index import KnowledgeBase
 from larkdou.kb.tokens import tokenize
 
 # the direction each signal argues for: +1 toward answering, -1 toward silence, 0 either
-SIGNS = {"asks": 1, "seeks_help": 1, "length": 1, "words": 1, "technical": 1, "code": 1, "chatter": -1,
+SIGNS = {"asks": 1, "seeks_help": 1, "advice": -1, "length": 1, "words": 1, "technical": 1, "code": 1, "chatter": -1,
          "mentions_someone": -1, "link": -1, "retrieval": 1, "matched": 1, "dense": 1}
 LEXICAL = [s for s in SIGNS if s != "dense"]
 L2_GRID = (1.0, 3.0, 10.0, 30.0)
