@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import replace
 
 from larkdou.answer.llm import LLMClient
@@ -23,7 +24,6 @@ from larkdou.decision.decide import Decider, Verdict
 from larkdou.errors import LLMError
 from larkdou.kb.index import Hit, KnowledgeBase
 from larkdou.message import Message
-from larkdou.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 LLM_MARGIN = 0.15
@@ -57,11 +57,21 @@ class GroupJudge:
         self._override = settings.kb.threshold
         self._llm = llm if settings.kb.llm_check else None
         rpm = settings.llm.rpm or settings.llm.server.rpm
-        per_minute = rpm / 2 if rpm else DEFAULT_CHECKS_PER_MINUTE
-        self._budget = RateLimiter(per_minute / 60.0)
+        self._per_minute = max(1, rpm // 2) if rpm else DEFAULT_CHECKS_PER_MINUTE
+        self._recent: deque[float] = deque()  # when the checks of the last minute were asked
         self._bot = bot_open_id
         self._decider: Decider | None = None
         self.stats: Counter[str] = Counter()
+
+    def _slot_free(self) -> bool:
+        """Take a check slot if fewer than the allowed number were taken in the last 60 s (never waits)."""
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._per_minute:
+            return False
+        self._recent.append(now)
+        return True
 
     def decider(self, kb: KnowledgeBase) -> Decider:
         if self._decider is None or self._decider.kb is not kb:
@@ -75,10 +85,9 @@ class GroupJudge:
         self.stats["decided"] += 1
         if self._llm is None or verdict.why != "model" or abs(verdict.margin) >= LLM_MARGIN:
             return verdict
-        if not self._budget.idle:
+        if not self._slot_free():
             self.stats["llm_check_skipped"] += 1
             return verdict
-        self._budget.reserve()
         self.stats["llm_checked"] += 1
         try:
             reply = await self._llm.chat(check_messages(question, hits))
