@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from larkdou.decision.adjust import adjust
-from larkdou.decision.decide import Decider, model_for
+from larkdou.decision.decide import Decider, model_for, shipped_for
 from larkdou.decision.examples import Evaluation, read_labels, split_labels
-from larkdou.decision.model import shipped
 from larkdou.kb.index import KnowledgeBase
 
 REASONS = {"model": "decided by the model", "chitchat": "chit-chat (never answered)",
@@ -62,7 +61,7 @@ def report_labels(kb: KnowledgeBase, path: Path, split: float | None, threshold:
         adj = adjust(kb, good, bad)
         for line in adj.describe():
             click.echo(line, err=line.startswith("warning"))
-        base = shipped("dense" if kb.dense else "lexical")
+        base = shipped_for(kb)
         click.echo(f"adjusted on {len(used)} messages, reported on the other {len(held)}:")
         _print(Decider(kb, base, threshold, decider.ref).evaluate(held), "shipped model")
         tuned = base.adjusted(bias=adj.bias, weights=adj.weights, threshold=adj.threshold)

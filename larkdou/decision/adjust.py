@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from larkdou.decision.decide import Decider
+from larkdou.decision.decide import Decider, shipped_for
 from larkdou.decision.examples import Scores
 from larkdou.decision.fit import fit_logistic
-from larkdou.decision.model import Model, shipped
+from larkdou.decision.model import Model
 from larkdou.kb.index import KnowledgeBase
 
 MIN_TRUSTED = 30
@@ -84,7 +84,7 @@ def _threshold_near(p: np.ndarray, y: np.ndarray, fixed_tp: int, fixed_fn: int, 
 
 def adjust(kb: KnowledgeBase, good: list[str], bad: list[str]) -> Adjustment:
     """The decision settings for `kb` given the user's examples (the shipped ones without examples)."""
-    base = shipped("dense" if kb.dense else "lexical")
+    base = shipped_for(kb)
     default = Adjustment("default", base.name, base.bias, dict(base.weights), base.threshold, len(good), len(bad))
     if not good and not bad:
         return default

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from larkdou.decision.evidence import Reference, reference, retrieval_signals
 from larkdou.decision.examples import Evaluation
-from larkdou.decision.model import Model, shipped
+from larkdou.decision.model import DIRECTION_SCALE, Model, kind_for, shipped
 from larkdou.decision.signals import text_signals
 from larkdou.kb.chitchat import is_chitchat
 from larkdou.kb.index import KnowledgeBase
@@ -38,7 +40,7 @@ class Verdict:
 
 def model_for(kb: KnowledgeBase) -> Model:
     """The shipped model for this index, with the adjustment stored at build time (if any)."""
-    base = shipped("dense" if kb.dense else "lexical")
+    base = shipped_for(kb)
     stored: dict[str, Any] = kb.manifest.get("decision") or {}
     if stored.get("source") == "examples" and stored.get("model") == base.name:
         return base.adjusted(bias=stored["bias"], weights=stored["weights"], threshold=stored["threshold"],
@@ -46,12 +48,23 @@ def model_for(kb: KnowledgeBase) -> Model:
     return base
 
 
-def signals_of(kb: KnowledgeBase, ref: Reference, text: str, *, mentions_someone: bool | None = None) -> dict[str, float]:
-    """Every signal of `text`: the text signals and the knowledge base's (relative to `ref`)."""
+def shipped_for(kb: KnowledgeBase) -> Model:
+    """The shipped model that fits this index (see `larkdou.decision.model`)."""
+    return shipped(kind_for(kb.manifest.get("embedding") if kb.dense else None))
+
+
+def signals_of(kb: KnowledgeBase, ref: Reference, text: str, *, mentions_someone: bool | None = None,
+               direction: list[float] | None = None, qvec: np.ndarray | None = None) -> dict[str, float]:
+    """Every signal of `text`: the text signals, the knowledge base's (relative to `ref`), and with a
+    `direction` (e5) the message vector's projection on it. `qvec`: the message's vector, if known."""
     out = text_signals(text)
     if mentions_someone is not None:
         out["mentions_someone"] = 1.0 if mentions_someone else 0.0
-    out.update(retrieval_signals(kb, text, ref))
+    if kb.dense and qvec is None:
+        qvec = kb.query_vector(text)
+    out.update(retrieval_signals(kb, text, ref, qvec=qvec))
+    if direction is not None and qvec is not None and len(direction) == len(qvec):
+        out["dense_question"] = DIRECTION_SCALE * float(np.dot(qvec, np.asarray(direction, dtype=np.float32)))
     return out
 
 
@@ -76,7 +89,7 @@ class Decider:
             return Verdict(False, 0.0, self.threshold, model=self.model.name, why="chitchat")
         if not addressed and len(set(tokenize(text))) < MIN_WORDS:
             return Verdict(False, 0.0, self.threshold, model=self.model.name, why="too_short")
-        sig = signals_of(self.kb, self.ref, text, mentions_someone=mentions_someone)
+        sig = signals_of(self.kb, self.ref, text, mentions_someone=mentions_someone, direction=self.model.direction)
         p = self.model.probability(sig, addressed)
         return Verdict(p >= self.threshold, p, self.threshold, sig, self.model.name)
 

@@ -85,12 +85,13 @@ def reference(kb: KnowledgeBase) -> Reference:
     return ref
 
 
-def retrieval_signals(kb: KnowledgeBase, text: str, ref: Reference, tokens: list[str] | None = None) -> dict[str, float]:
-    """`retrieval` and `matched` (and `dense` when the index has vectors) of `text`, relative to `ref`."""
-    retrieval, matched = raw_lexical(kb, tokenize(text) if tokens is None else tokens)
+def retrieval_signals(kb: KnowledgeBase, text: str, ref: Reference, qvec: np.ndarray | None = None) -> dict[str, float]:
+    """`retrieval` and `matched` (and `dense` when the index has vectors) of `text`, relative to `ref`.
+    `qvec`: the message's vector, when already embedded."""
+    retrieval, matched = raw_lexical(kb, tokenize(text))
     out = {"retrieval": retrieval - ref.retrieval, "matched": matched - ref.matched}
     if kb.dense:
-        sims = kb.similarities(text)
+        sims = kb.similarities(text, qvec)
         best = float(np.max(sims)) if sims is not None and sims.size else ref.dense_mean
         out["dense"] = (best - ref.dense_mean) / ref.dense_std
     return out

