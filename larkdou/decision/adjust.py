@@ -65,14 +65,14 @@ def _full_scores(model: Model, threshold: float, rows: list[tuple[dict[str, floa
     return s
 
 
-def _threshold_near(p: np.ndarray, y: np.ndarray, fixed_tp: int, fixed_fn: int, prior: float) -> float:
+def _threshold_near(p: np.ndarray, y: np.ndarray, fixed_fn: int, prior: float) -> float:
     """The F1-best cut on these probabilities (rows the rules silence add `fixed_fn` misses), nearest `prior`."""
     cuts = np.unique(np.concatenate([[prior], (np.sort(p)[:-1] + np.sort(p)[1:]) / 2, [p.min() - 1e-6, p.max() + 1e-6]]))
     cuts = cuts[(cuts > 0) & (cuts < 1)]
 
     def f1(c: float) -> float:
         pred = p >= c
-        tp = float(np.sum(pred & (y == 1))) + fixed_tp
+        tp = float(np.sum(pred & (y == 1)))
         fp = float(np.sum(pred & (y == 0)))
         fn = float(np.sum(~pred & (y == 1))) + fixed_fn
         return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
@@ -114,7 +114,7 @@ def adjust(kb: KnowledgeBase, good: list[str], bad: list[str]) -> Adjustment:
     tuned = base.adjusted(bias=float(w[0]), weights=dict(zip(names, map(float, w[1:]))))
     p = np.array([tuned.probability(s) for s, _ in decided])
     silenced_good = sum(1 for s, label in rows if s is None and label)
-    threshold = _threshold_near(p, y, 0, silenced_good, base.threshold)
+    threshold = _threshold_near(p, y, silenced_good, base.threshold)
     after = _full_scores(tuned, threshold, rows)
     if after.f1 <= before.f1:
         default.notes.append(f"the shipped model is kept: adjusting it did not do better on these examples "

@@ -31,7 +31,7 @@ class Verdict:
     threshold: float
     signals: dict[str, float] = field(default_factory=dict)
     model: str = ""
-    why: str = "model"  # "model", "chitchat" or "too_short"
+    why: str = "model"  # "model", "chitchat", "too_short", or "llm_check" (the LLM had the last word)
 
     @property
     def margin(self) -> float:

@@ -78,9 +78,12 @@ class GroupJudge:
             self._decider = Decider.for_kb(kb, self._override)
         return self._decider
 
-    async def decide(self, msg: Message, question: str, kb: KnowledgeBase, hits: list[Hit]) -> Verdict:
+    async def decide(self, msg: Message, question: str, kb: KnowledgeBase, hits: list[Hit], *,
+                     addressed: bool = False) -> Verdict:
+        """The verdict on `question` (the text of `msg` without @mentions). `addressed`: the caller
+        knows the message is meant for the bot (a reply to it), which needs less evidence."""
         decider = self.decider(kb)
-        verdict = await asyncio.to_thread(decider.decide, question,
+        verdict = await asyncio.to_thread(decider.decide, question, addressed=addressed,
                                           mentions_someone=_mentions_someone(msg, self._bot))
         self.stats["decided"] += 1
         if self._llm is None or verdict.why != "model" or abs(verdict.margin) >= LLM_MARGIN:

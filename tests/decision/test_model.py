@@ -66,3 +66,12 @@ def test_the_shipped_default_clearly_beats_the_length_rule_on_the_test_split(tmp
         ltp, lfp, lfn = ltp + (long_enough and m.label), lfp + (long_enough and not m.label), lfn + (not long_enough and m.label)
     f1, length_f1 = 2 * tp / (2 * tp + fp + fn), 2 * ltp / (2 * ltp + lfp + lfn)
     assert f1 >= 0.85 and f1 >= length_f1 + 0.15, (f1, length_f1)
+
+
+def test_a_message_meant_for_the_bot_needs_less_evidence(sample_settings) -> None:  # type: ignore[no-untyped-def]
+    from larkdou.kb import open_kb
+
+    decider = Decider.for_kb(open_kb(sample_settings))
+    room, to_bot = decider.decide("网关的端口"), decider.decide("网关的端口", addressed=True)
+    assert to_bot.probability > room.probability and to_bot.answer
+    assert decider.decide("redis").why == "too_short" and decider.decide("redis", addressed=True).why == "model"
