@@ -15,8 +15,8 @@ from larkdou.message import Message
 @dataclass
 class Decision:
     answer: bool
-    # answered: "p2p", "mentioned", "relevant", "no_kb"; silent: "chitchat", "not_relevant", "llm_error",
-    # "llm_declined", "no_kb", "not_text", "from_bot", "empty"
+    # answered: "p2p", "mentioned", "relevant", "no_kb"; silent: "chitchat", "not_relevant", "llm_check"
+    # (the LLM said no to a borderline message), "llm_error", "llm_declined", "no_kb", "not_text", "from_bot", "empty"
     reason: str
     text: str = ""  # the reply, when answer is true
     sources: list[str] = field(default_factory=list)

@@ -27,7 +27,7 @@ def explain_text(kb: KnowledgeBase, text: str, threshold: float | None) -> None:
         return
     weights = decider.model.weights
     click.echo(f"{'signal':<18}{'value':>8}{'weight':>9}{'contribution':>14}")
-    for name in sorted(v.signals, key=lambda n: -abs(weights.get(n, 0.0) * v.signals[n])):
+    for name in sorted(v.signals, key=lambda n: (n not in weights, -abs(weights.get(n, 0.0) * v.signals[n]))):
         w = weights.get(name)
         shown = f"{w:+9.3f}{w * v.signals[name]:+14.3f}" if w is not None else f"{'-':>9}{'(not used)':>14}"
         click.echo(f"{name:<18}{v.signals[name]:8.3f}{shown}")

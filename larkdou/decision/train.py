@@ -184,7 +184,8 @@ def report(models: dict[str, tuple[Model, list[Row]]], seconds: float) -> str:
             f, p, rr = f1_at(v, y, t)
             out.append(f"| {n} alone | {f:.3f} | {p:.3f} | {rr:.3f} | {auc(v, y):.3f} |")
         out += ["", "Leave one knowledge base out (fit on the train split of the other two, test on this one's test "
-                "split):", "", "| held-out kb | F1 | precision | recall |", "|---|---:|---:|---:|"]
+                "split" + ("; the question direction stays the one fitted on the whole train split" if model.direction
+                           else "") + "):", "", "| held-out kb | F1 | precision | recall |", "|---|---:|---:|---:|"]
         names = model.notes["signals"]
         for kb in corpus.KB_NAMES:
             fit_rows = [r for r in train_rows if r.msg.kb != kb and not r.ruled_out]
