@@ -14,8 +14,11 @@ from larkdou.sandbox.llm import create_app, default_reply
 from larkdou.serving import serving
 from tests.kb.helpers import group_msg, settings_for
 
+# terse topic phrases: the model is rarely sure about them either way
 CANDIDATES = ["fetch_token 设置", "redis 存储 配置", "网关的端口", "撤回的关键词", "加密 key", "签名校验", "密钥配置",
-              "数据存在哪里", "知识库的构建", "网关端口 6666", "kb build 知识库", "gateway healthz 接口"]
+              "数据存在哪里", "知识库的构建", "网关端口 6666", "kb build 知识库", "gateway healthz 接口", "消息 队列",
+              "部署文档", "大模型", "死信队列", "larkdou demo 沙箱", "sandbox 页面", "撤回时间窗口", "飞书群",
+              "群聊 机器人", "配置文件", "多个网关部署"]
 
 
 class ScriptedLLM:
