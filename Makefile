@@ -20,6 +20,7 @@ bench:
 	@bash scripts/bootstrap.sh --test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/decision.py
 
 clean:
 	rm -rf $(VENV) workdir .pytest_cache

@@ -93,9 +93,9 @@ class KBAnswerer:
         else:
             verdict = await self._judge.decide(msg, r.question, kb, hits)
             score, relevant = verdict.probability, verdict.answer
-        if not relevant and not r.addressed:
-            reason = "llm_check" if verdict.why == "llm_check" else "not_relevant"
-            return self._log(msg, Decision(False, reason, score=score))
+            if not relevant:
+                reason = "llm_check" if verdict.why == "llm_check" else "not_relevant"
+                return self._log(msg, Decision(False, reason, score=score))
         reason = r.reason if r.addressed else "relevant"
         if self._llm is not None and hits:
             return self._log(msg, await self._ask(msg, r, hits, reason, score))

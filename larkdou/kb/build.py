@@ -113,9 +113,9 @@ def _embed(embedder: Embedder, chunks: list[Chunk], prev: _Previous, progress: P
     missing = [c for c in chunks if c.id not in prev.vectors]
     task = progress.add_task("embedding", total=len(missing))
     fresh: dict[str, np.ndarray] = {}
+    embed = getattr(embedder, "embed_passages", embedder.embed)  # e5 embeds documents and questions differently
     for i in range(0, len(missing), 256):
         batch = missing[i:i + 256]
-        embed = getattr(embedder, "embed_passages", embedder.embed)  # e5 embeds documents and questions differently
         for c, vec in zip(batch, embed([c.index_text() for c in batch])):
             fresh[c.id] = vec
         progress.advance(task, len(batch))
