@@ -111,6 +111,7 @@ def adjust(kb: KnowledgeBase, good: list[str], bad: list[str]) -> Adjustment:
     y = np.array([1.0 if label else 0.0 for _, label in decided])
     prior = np.array([base.bias, *[base.weights[n] for n in names]])
     w = fit_logistic(x, y, l2=PULL, prior=prior)
+    w[1:][np.sign(w[1:]) != np.sign(prior[1:])] = 0.0  # a weight never turns to argue the other way
     tuned = base.adjusted(bias=float(w[0]), weights=dict(zip(names, map(float, w[1:]))))
     p = np.array([tuned.probability(s) for s, _ in decided])
     silenced_good = sum(1 for s, label in rows if s is None and label)
