@@ -74,6 +74,7 @@ class GroupJudge:
         return True
 
     def decider(self, kb: KnowledgeBase) -> Decider:
+        """The decider of `kb`, made again when `kb` is a new index (two threads may both make it: harmless)."""
         if self._decider is None or self._decider.kb is not kb:
             self._decider = Decider.for_kb(kb, self._override)
         return self._decider
@@ -82,9 +83,10 @@ class GroupJudge:
                      addressed: bool = False) -> Verdict:
         """The verdict on `question` (the text of `msg` without @mentions). `addressed`: the caller
         knows the message is meant for the bot (a reply to it), which needs less evidence."""
-        decider = self.decider(kb)
-        verdict = await asyncio.to_thread(decider.decide, question, addressed=addressed,
-                                          mentions_someone=_mentions_someone(msg, self._bot))
+        mentions = _mentions_someone(msg, self._bot)
+        # in a thread: BM25, maybe an embedding, and after a rebuild the new index's baseline
+        verdict = await asyncio.to_thread(lambda: self.decider(kb).decide(question, addressed=addressed,
+                                                                          mentions_someone=mentions))
         self.stats["decided"] += 1
         if self._llm is None or verdict.why != "model" or abs(verdict.margin) >= LLM_MARGIN:
             return verdict

@@ -84,3 +84,18 @@ async def test_the_threshold_key_overrides_the_decision(sample_work_dir: Path) -
     d = await strict.decide(question)
     assert (d.answer, d.reason) == (False, "not_relevant")
     assert (await strict.decide(group_msg("加密 key 怎么配置？", chat_type="p2p"))).answer  # addressed: still answered
+
+
+async def test_a_running_answerer_picks_up_a_rebuilt_decision(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "work")
+    build_kb(settings, sample_docs_dir(), progress=False)
+    answerer = build_answerer(settings)
+    shipped = Decider.for_kb(open_kb(settings))
+    missed = [q for q in TERSE if not shipped.decide(q).answer]
+    before = [(await answerer.decide(group_msg(q, msg_id=f"om_{n}"))).answer for n, q in enumerate(missed)]
+    assert not any(before)
+    good, bad = _files(tmp_path, TERSE, CHATTER)
+    build_kb(settings, sample_docs_dir(), good=good, bad=bad, progress=False)
+    after = [(await answerer.decide(group_msg(q, msg_id=f"om_b{n}"))).answer for n, q in enumerate(missed)]
+    await answerer.aclose()
+    assert any(after)
