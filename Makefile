@@ -21,6 +21,7 @@ bench:
 	$(BIN)/python bench/drain.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/decision.py
 
 clean:
 	rm -rf $(VENV) workdir .pytest_cache

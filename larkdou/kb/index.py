@@ -1,23 +1,24 @@
 """The built knowledge base on disk, and search over it.
 
 Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
-    manifest.json   files and their hashes, chunk ids, build settings, the calibrated threshold
+    manifest.json   files and their hashes, chunk ids, build settings, the answer decision's settings
     chunks.jsonl    one chunk a line (id, source, heading, text)
     tokens.jsonl    each chunk's tokens (reused by the next build, not loaded for search)
     df.json         document frequency of each token (for the relevance score)
     bm25/           the bm25s index
     vectors.npy     dense vectors, one row per chunk (only with embeddings)
 
-Relevance, the number the answer decision compares with the threshold, is in [0, 1]: the share of
-the question's information (IDF-weighted tokens) found in the best passage; with embeddings it is the
-mean of that share and the passage's cosine similarity. Ranking fuses BM25 and dense results with
-reciprocal rank fusion.
+A hit's relevance is in [0, 1]: the share of the question's information (IDF-weighted tokens) found
+in the passage; with embeddings it is the mean of that share and the passage's cosine similarity.
+Ranking fuses BM25 and dense results with reciprocal rank fusion. Whether an unaddressed group
+message is answered at all is decided elsewhere (`larkdou.decision`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from larkdou.kb.embeddings import Embedder, make_embedder
 from larkdou.kb.tokens import query_tokens, tokenize
 
 FORMAT_VERSION = 1
-DEFAULT_THRESHOLD = 0.5
 RRF_K = 60
 CANDIDATES = 10
 
@@ -41,7 +41,7 @@ CANDIDATES = 10
 class Hit:
     chunk: Chunk
     score: float  # the ranking score: BM25, or the fused RRF score with embeddings
-    relevance: float  # in [0, 1]; compared with the threshold
+    relevance: float  # in [0, 1]
 
 
 def live_dir(kb_dir: Path) -> Path | None:
@@ -70,13 +70,15 @@ def read_chunks(index_dir: Path, name: str = "chunks.jsonl") -> list[Chunk]:
 class KnowledgeBase:
     """A loaded index. `search` is synchronous CPU work; call it in a thread from async code."""
 
-    def __init__(self, index_dir: Path, *, embedder: Embedder | None = None, threshold: float | None = None):
+    def __init__(self, index_dir: Path, *, embedder: Embedder | None = None):
         self.index_dir = index_dir
         self.manifest = read_manifest(index_dir)
         self.chunks = read_chunks(index_dir)
         self.df: dict[str, int] = json.loads((index_dir / "df.json").read_text(encoding="utf-8"))
         self._bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False) if self.chunks else None
         self._vectors: np.ndarray | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
         self._embedder = None
         if self.manifest.get("embedding") and embedder is not None:
             if embedder.name != self.manifest["embedding"]:
@@ -85,13 +87,6 @@ class KnowledgeBase:
                     f"{embedder.name!r}; rebuild with `larkdou kb build`")
             self._vectors = np.load(index_dir / "vectors.npy")
             self._embedder = embedder
-        self._threshold_override = threshold
-
-    @property
-    def threshold(self) -> float:
-        if self._threshold_override is not None:
-            return self._threshold_override
-        return float(self.manifest.get("calibration", {}).get("threshold", DEFAULT_THRESHOLD))
 
     def stamp(self) -> tuple[int, int]:
         st = (self.index_dir / "manifest.json").stat()
@@ -120,8 +115,7 @@ class KnowledgeBase:
         if not self.chunks or not tokens:
             return []
         n = min(len(self.chunks), max(k, CANDIDATES))
-        docs, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        bm25_ranked = [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        bm25_ranked = self.lexical(tokens, n)
         if self._vectors is None:
             hits = [Hit(self.chunks[d], s, self.coverage(tokens, self.chunks[d])) for d, s in bm25_ranked]
         else:
@@ -129,10 +123,55 @@ class KnowledgeBase:
         hits.sort(key=lambda h: (-h.score, -h.relevance))
         return hits[:k]
 
+    def lexical(self, tokens: list[str], n: int = CANDIDATES) -> list[tuple[int, float]]:
+        """(chunk number, raw BM25 score) of the `n` best chunks for these tokens, best first."""
+        if not self.chunks or not tokens:
+            return []
+        # get_scores + argpartition: the same scores as bm25s' retrieve without its per-call thread pool
+        scores = self._bm25.get_scores(tokens)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(d), float(scores[d])) for d in top if scores[d] > 0]
+
+    @property
+    def dense(self) -> bool:
+        """Whether this index has dense vectors (and the embedder to query them)."""
+        return self._vectors is not None
+
+    def query_vector(self, query: str) -> np.ndarray | None:
+        """The embedding of `query`, or None without dense vectors. The last few are kept, so search
+        and the answer decision embed a message once."""
+        if self._embedder is None or self._vectors is None:
+            return None
+        with self._cache_lock:
+            qvec = self._query_vectors.get(query)
+        if qvec is None:
+            qvec = self._embedder.embed([query])[0]
+            with self._cache_lock:
+                if len(self._query_vectors) >= 32:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[query] = qvec
+        return qvec
+
+    def similarities(self, query: str, qvec: np.ndarray | None = None) -> np.ndarray | None:
+        """Cosine similarity of `query` (or of its vector, when given) to every chunk; None without dense vectors."""
+        if self._vectors is None:
+            return None
+        qvec = self.query_vector(query) if qvec is None else qvec
+        # einsum, not BLAS: BLAS threads spin after a product and slow the next embedding 2-4x on 2 cores
+        return None if qvec is None else np.einsum("ij,j->i", self._vectors, qvec)
+
+    def best_similarities(self, queries: list[str]) -> list[float]:
+        """Each query's best cosine similarity to any chunk, embedding the queries in one batch
+        (empty without dense vectors)."""
+        if self._embedder is None or self._vectors is None or not len(self._vectors):
+            return []
+        return [float(v) for v in np.max(self._vectors @ self._embedder.embed(queries).T, axis=0)]
+
     def _fused(self, query: str, tokens: list[str], bm25_ranked: list[tuple[int, float]], n: int) -> list[Hit]:
-        assert self._embedder is not None and self._vectors is not None
-        qvec = self._embedder.embed([query])[0]
-        sims = self._vectors @ qvec
+        sims = self.similarities(query)
+        assert sims is not None
         dense = np.argsort(-sims)[:n]
         fused: dict[int, float] = {}
         for rank, (d, _) in enumerate(bm25_ranked):
@@ -157,4 +196,4 @@ def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | No
         return None
     manifest = read_manifest(index_dir)
     embedder = make_embedder(settings) if manifest.get("embedding") else None
-    return KnowledgeBase(index_dir, embedder=embedder, threshold=settings.kb.threshold)
+    return KnowledgeBase(index_dir, embedder=embedder)

@@ -43,12 +43,12 @@ def test_build_query_eval_on_the_sample(tmp_path: Path) -> None:
     assert "answered wrongly (FP)" in r.output and "missed (FN)" in r.output
 
 
-def test_rebuild_reports_unchanged_files_and_the_default_threshold(tmp_path: Path) -> None:
+def test_rebuild_reports_unchanged_files_and_the_shipped_decision(tmp_path: Path) -> None:
     config = _config(tmp_path, f'\n[kb]\ndocs = "{sample_docs_dir()}"\n')
     assert _run("kb", "build", "--config", config, "--no-progress").exit_code == 0
     r = _run("kb", "build", "--config", config, "--no-progress")
     assert "(6 unchanged)" in r.output and "(0 new, 0 duplicates dropped)" in r.output
-    assert "default; give --good and --bad" in r.output
+    assert "shipped settings; give --good and --bad examples" in r.output
 
 
 def test_build_selects_files_and_reports_parser_warnings(tmp_path: Path) -> None:
