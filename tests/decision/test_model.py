@@ -55,7 +55,7 @@ def test_a_saved_model_loads_back(tmp_path: Path) -> None:
     assert np.allclose(again.direction, model.direction, atol=1e-5)
 
 
-def test_the_shipped_default_clearly_beats_the_length_rule_on_the_test_split(tmp_path: Path) -> None:
+def test_the_shipped_default_clearly_beats_the_length_rule_on_the_test_split(tmp_path: Path, shared: Path) -> None:
     deciders = {name: Decider.for_kb(kb) for name, kb in training_kbs(tmp_path).items()}
     test = [m for m in corpus.load() if m.split == "test"]
     tp = fp = fn = ltp = lfp = lfn = 0

@@ -51,8 +51,10 @@ def sample_settings(sample_work_dir: Path) -> Settings:
 def shared_dir() -> Path:
     """`shared/` (real documents to build knowledge bases from) beside the repository or one of its
     parent folders; tests that need it are skipped where it is not laid out."""
-    root = Path(__file__).resolve().parents[2]
-    for parent in root.parents:
-        if (parent / "shared" / "corpora").is_dir():
-            return parent / "shared"
-    pytest.skip("shared/corpora not found beside the repository")
+    from larkdou.decision.kbs import shared_dir as find
+    from larkdou.errors import KnowledgeBaseError
+
+    try:
+        return find()
+    except KnowledgeBaseError as exc:
+        pytest.skip(str(exc))
