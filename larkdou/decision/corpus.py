@@ -1,9 +1,12 @@
 """The labelled group messages the decision model is trained and tested on.
 
-Two sources, both written for this project: `data/handwritten.txt` (lines written one by one) and
-messages generated here from templates and vocabulary in the style of busy technical groups (a
-question with context, politeness, code and logs; chatter, logistics, reactions, human answers to
-questions, announcements). Each message belongs to one knowledge base, the group's topic:
+Three sources, all written for this project: `data/handwritten.txt` (lines written one by one),
+`data/stream.jsonl` (a written stream of a toolkit community's group: interleaved conversations,
+questions with their answers, reactions, announcements, in the proportions of real traffic; its
+questions are mostly about tools the knowledge bases do not cover), and messages generated here from
+templates and vocabulary in the style of busy technical groups (a question with context, politeness,
+code and logs; chatter, logistics, reactions, human answers to questions, announcements). Each
+message belongs to one knowledge base, the group's topic (the stream's: hxd):
 
     hxd     HuixiangDou's README files and docs      (`shared/corpora/huixiangdou`)
     guide   the Lark group guide and Lark notes      (`shared/seed`, `shared/reference`)
@@ -31,7 +34,7 @@ class Labelled:
     text: str
     label: int  # 1 answer, 0 stay silent
     kb: str
-    origin: str  # "hand", "template" or "transfer"
+    origin: str  # "hand", "stream", "template" or "transfer"
 
     @property
     def split(self) -> str:
@@ -357,17 +360,34 @@ def load(name: str = "messages") -> list[Labelled]:
         return [Labelled(**json.loads(line)) for line in f if line.strip()]
 
 
+def read_stream(path: Path) -> list[Labelled]:
+    """`data/stream.jsonl`: {"text", "label"} lines of one group's stream (knowledge base hxd)."""
+    with open(path, encoding="utf-8") as f:
+        return [Labelled(row["text"], int(row["label"]), "hxd", "stream")
+                for row in (json.loads(line) for line in f if line.strip())]
+
+
+def assemble() -> tuple[list[Labelled], int]:
+    """What `data/messages.jsonl` holds: the written messages (first hand-written, then the stream),
+    then the generated ones, each text once; and how many were written one by one."""
+    written: dict[str, Labelled] = {}
+    for m in read_handwritten(DATA / "handwritten.txt") + read_stream(DATA / "stream.jsonl"):
+        written.setdefault(m.text, m)
+    rows = dict(written)
+    for m in generate():
+        rows.setdefault(m.text, m)
+    return list(rows.values()), len(written)
+
+
 def main() -> None:
-    hand = read_handwritten(DATA / "handwritten.txt")
-    seen = {m.text for m in hand}
-    rows = hand + [m for m in generate() if m.text not in seen]
+    rows, written = assemble()
     with open(DATA / "messages.jsonl", "w", encoding="utf-8") as f:
         for m in rows:
             f.write(json.dumps({"text": m.text, "label": m.label, "kb": m.kb, "origin": m.origin},
                                ensure_ascii=False) + "\n")
     pos = sum(m.label for m in rows)
     test = sum(m.split == "test" for m in rows)
-    print(f"{len(rows)} messages ({pos} to answer, {len(rows) - pos} silent; {len(hand)} hand-written); "
+    print(f"{len(rows)} messages ({pos} to answer, {len(rows) - pos} silent; {written} written one by one); "
           f"{test} in the test split")
 
 

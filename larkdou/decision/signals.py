@@ -16,10 +16,12 @@ from larkdou.kb.tokens import tokenize
 _QMARK = re.compile(r"[?？]")
 _ZH_ASK = re.compile(
     r"请问|请教|求问|问一?下|怎么|怎样|如何|为什么|为啥|咋|是否|能否|能不能|可不可以|可以吗|行不行|对不对|是不是|有没有|"
-    r"哪里|哪儿|哪个|哪些|哪一|什么|啥|多少|多久|多大|几[个次种号点天]|吗[?？\s。～~]*$|呢[?？\s。～~]*$|区别|原因|意思")
+    r"哪里|哪儿|哪个|哪些|哪一|什么|啥|多少|多久|多大|几[个次种号点天]|干嘛|为何|怎么回事|区别|原因|意思|"
+    r"吗(?=[\s,，。.!！?？～~…]|$)|呢[?？\s。～~]*$|"
+    r"([\u4e00-\u9fff])不\1")  # a clause ending in 吗; 要不要, 支不支持, 会不会 …
 _EN_ASK = re.compile(
     r"(?:^|[\s,(])(?:how|what|why|where|which|when|whether|is there|are there|can i|can we|can you|could|does|do i|do we|"
-    r"should|any idea|anyone know|is it possible)\b", re.IGNORECASE)
+    r"should|any idea|anyone know|is it possible)\b|^\s*(?:can|is|are|do|does|did|will|would|has|have)\s", re.IGNORECASE)
 _HELP = re.compile(
     r"求助|求教|帮忙|帮看|报错|错误|出错|失败|不行|不了|跑不|卡住|卡在|异常|问题|解决|怎么办|不生效|没反应|没有反应|不通过|"
     r"挂了|崩了|不对|不一样|收不到|打不开|连不上|超时|"
@@ -74,7 +76,7 @@ def visible(text: str) -> str:
 def asks(text: str) -> float:
     """Question form: a question mark, Chinese or English interrogatives (0 to about 1.4)."""
     cues = len(_QMARK.findall(text[-40:])) > 0
-    cues += len(set(m.group(0) for m in _ZH_ASK.finditer(text)))
+    cues += len(set(m.group(0) for m in _ZH_ASK.finditer(text)))  # a V不V counts once per verb
     cues += len(set(m.group(0).strip(" ,(").lower() for m in _EN_ASK.finditer(text)))
     return _squash(min(cues, 3))
 
