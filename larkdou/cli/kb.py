@@ -86,6 +86,8 @@ def build(config: str | None, docs: str | None, kb_name: str, good: str | None, 
     click.echo(f"knowledge base {kb_name!r}: indexed {report.files} files ({report.files_reused} unchanged), "
                f"{report.chunks} chunks ({report.chunks_new} new, {report.duplicates} duplicates dropped) in "
                f"{report.seconds:.1f} s; index {_size(report.size_bytes)} at {report.index_dir}")
+    click.echo(f"retrieval: BM25 + dense vectors ({report.embedding})" if report.embedding else
+               "retrieval: BM25 only (dense vectors: [kb] embedding = \"e5\" with pip install 'larkdou[e5]')")
     if report.excluded or report.not_included:
         click.echo(f"left out {report.excluded} files matching an exclude pattern and {report.not_included} "
                    f"of other formats (index them with --include PATTERN)")

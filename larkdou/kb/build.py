@@ -55,6 +55,7 @@ class BuildReport:
     decision: Adjustment | None = None
     seconds: float = 0.0
     size_bytes: int = 0
+    embedding: str = ""  # the embedder's name; "" for BM25 only
 
 
 @dataclass
@@ -234,6 +235,7 @@ def build_kb(settings: Settings, docs_dir: str | Path, good: str | Path | None =
     (new_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     report.index_dir = _swap(kb_dir, new_dir)
     report.chunks = len(chunks)
+    report.embedding = embedder.name if embedder else ""
     report.size_bytes = sum(p.stat().st_size for p in report.index_dir.rglob("*") if p.is_file())
     report.seconds = time.perf_counter() - started
     return report

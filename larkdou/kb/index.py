@@ -195,5 +195,6 @@ def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | No
                 f"`larkdou kb build --docs DIR --config {settings.source}`")
         return None
     manifest = read_manifest(index_dir)
-    embedder = make_embedder(settings) if manifest.get("embedding") else None
+    built_with = manifest.get("embedding") or ""
+    embedder = make_embedder(settings, built_with=built_with) if built_with else None
     return KnowledgeBase(index_dir, embedder=embedder)

@@ -76,7 +76,7 @@ async def test_when_the_llm_is_down_direct_questions_get_the_excerpt_or_a_notice
     d = await _ask(kbs["lark"], "How do I bake sourdough bread?", **closed)
     assert (d.answer, d.mode) == (True, "no_match")
     d = await _ask(kbs["lark"], "kubernetes 的 ingress 怎么配置", **closed)
-    assert (d.answer, d.mode) == (True, "notice") and "语言模型暂时不可用" in d.text
+    assert (d.answer, d.mode) == (True, "no_match")  # no strong match: what the documents cover, not an error
     answerer = build_answerer(settings_for(kbs["lark"].work_dir, llm=closed))
     group = await answerer.decide(group_msg("recall 接口的错误码 230009 是什么意思"))
     await answerer.aclose()

@@ -26,7 +26,7 @@ def test_build_prints_the_decision_and_explain_shows_each_signal(tmp_path: Path)
     ex = sample_examples()
     r = _run("kb", "build", "--config", config, "--good", str(ex["good"]), "--bad", str(ex["bad"]), "--no-progress")
     assert r.exit_code == 0, r.output
-    assert "decision: model lexical-1, threshold" in r.output and "on 31 good / 31 bad examples" in r.output
+    assert "decision: model e5-1, threshold" in r.output and "on 31 good / 31 bad examples" in r.output
     assert "warning" not in r.output
     few = tmp_path / "few.txt"
     few.write_text("加密 key 怎么配置？\n网关默认端口是多少？\n", encoding="utf-8")
