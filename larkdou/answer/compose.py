@@ -29,6 +29,7 @@ MAX_PASSAGES = 4  # passages an extractive answer may quote from
 RANK_DISCOUNT = 0.1  # a passage's units count 10% less for each place it is ranked lower
 SECOND_EXCERPT_MIN = 160  # characters of budget left for a second passage to be worth quoting
 SECOND_EXCERPT_SHARE = 0.7  # how good a second passage's best unit must be, relative to the first
+MEANING_WEIGHT = 0.3  # with dense vectors: the share of a unit's score that is its similarity to the question
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
 HEADERS = {
@@ -70,21 +71,47 @@ def section_units(kb: KnowledgeBase, chunk: Chunk) -> list[Unit]:
     return units
 
 
-def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase) -> list[_Candidate]:
-    """The best unit of the section of each top passage, best first; a passage's rank discounts it."""
-    out = []
+def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: str) -> list[_Candidate]:
+    """The best unit of the section of each top passage, best first; a passage's rank discounts it.
+    With dense vectors, a unit's score also counts how close its meaning is to the question's."""
+    sections: list[tuple[int, Hit, list[Unit], list[float]]] = []
     seen: set[tuple[str, str]] = set()
     for rank, hit in enumerate(hits[:MAX_PASSAGES]):
         if (hit.chunk.source, hit.chunk.heading) in seen:
             continue
         seen.add((hit.chunk.source, hit.chunk.heading))
         units = section_units(kb, hit.chunk)
-        if not units:
-            continue
-        scores = score_units(units, hit.chunk.heading, wanted, kb.idf)
+        if units:
+            sections.append((rank, hit, units, score_units(units, hit.chunk.heading, wanted, kb.idf)))
+    sections = _with_meaning(sections, kb, question)
+    out = []
+    for rank, hit, units, scores in sections:
         anchor = max(range(len(units)), key=lambda i: (scores[i], -i))
         out.append(_Candidate(hit, units, scores, anchor, scores[anchor] * (1 - RANK_DISCOUNT * rank)))
     return sorted(out, key=lambda c: -c.score)
+
+
+def _with_meaning(sections: list[tuple[int, Hit, list[Unit], list[float]]], kb: KnowledgeBase,
+                  question: str) -> list[tuple[int, Hit, list[Unit], list[float]]]:
+    """Each unit's lexical score blended with its dense similarity to the question (both scaled to the
+    best among the candidates; a similarity below the candidates' median adds nothing), so a sentence
+    that answers in other words can be the one quoted. Unchanged without dense vectors."""
+    texts = [u.text for _, _, units, _ in sections for u in units]
+    sims = kb.text_similarities(question, texts) if texts and kb.dense else None
+    if not sims:
+        return sections
+    top_lex = max((v for *_, scores in sections for v in scores), default=0.0) or 1.0
+    floor, top_sim = sorted(sims)[len(sims) // 2], max(sims)
+    span = (top_sim - floor) or 1.0
+    out, i = [], 0
+    for rank, hit, units, scores in sections:
+        blended = []
+        for v in scores:
+            meaning = max(0.0, sims[i] - floor) / span
+            blended.append((1 - MEANING_WEIGHT) * v / top_lex + MEANING_WEIGHT * meaning)
+            i += 1
+        out.append((rank, hit, units, blended))
+    return out
 
 
 def extractive_reply(question: str, hits: list[Hit], kb: KnowledgeBase, budget: int,
@@ -93,7 +120,7 @@ def extractive_reply(question: str, hits: list[Hit], kb: KnowledgeBase, budget: 
     an excerpt around the best one, and a second from another passage when it is nearly as good, in
     the question's language, and there is room. None without passages."""
     lang = question_language(question)
-    candidates = _candidates(hits, set(query_tokens(question, kb.df)), kb)
+    candidates = _candidates(hits, set(query_tokens(question, kb.df)), kb, question)
     if not candidates:
         return None
     parts: list[str] = []

@@ -34,6 +34,7 @@ from larkdou.kb.tokens import query_tokens, tokenize
 
 FORMAT_VERSION = 1
 RRF_K = 60
+TEXT_VECTORS_KEPT = 512
 CANDIDATES = 10
 
 
@@ -78,6 +79,7 @@ class KnowledgeBase:
         self._bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False) if self.chunks else None
         self._vectors: np.ndarray | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._text_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         self._embedder = None
         if self.manifest.get("embedding") and embedder is not None:
@@ -183,6 +185,25 @@ class KnowledgeBase:
 
     def relevance(self, hits: list[Hit]) -> float:
         return max((h.relevance for h in hits), default=0.0)
+
+    def text_similarities(self, query: str, texts: list[str]) -> list[float] | None:
+        """Cosine similarity of `query` to each of `texts` (e.g. the sentences of a passage), embedded
+        as documents; the vectors of the last few hundred texts are kept. None without an embedder."""
+        qvec = self.query_vector(query)
+        if qvec is None or self._embedder is None:
+            return None
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._text_vectors))
+        if missing:
+            embed = getattr(self._embedder, "embed_passages", self._embedder.embed)
+            fresh = embed(missing)
+            with self._cache_lock:
+                while len(self._text_vectors) + len(missing) > TEXT_VECTORS_KEPT and self._text_vectors:
+                    self._text_vectors.pop(next(iter(self._text_vectors)))
+                self._text_vectors.update(zip(missing, fresh))
+        with self._cache_lock:
+            vectors = [self._text_vectors.get(t) for t in texts]
+        return [float(np.dot(v, qvec)) if v is not None else 0.0 for v in vectors]
 
 
 def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | None:
