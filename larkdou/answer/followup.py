@@ -34,16 +34,21 @@ def _mentions_someone_else(msg: Message, bot_open_id: str) -> bool:
     return any(m.open_id != bot_open_id and not m.key.endswith("_all") for m in msg.mentions)
 
 
-async def follow_up_reason(msg: Message, ledger: Ledger, bot_open_id: str = "") -> str:
-    """"reply" when `msg` replies to one of the bot's messages, "thread" when it is in a thread whose
-    root is the bot's or was answered by the bot, "" otherwise (or when it @mentions someone else)."""
+async def follow_up_reason(msg: Message, ledger: Ledger, earlier: "Earlier", bot_open_id: str = "") -> str:
+    """"reply" when `msg` replies to one of the bot's messages; "thread" when it is in a thread the bot
+    answered in (its root is the bot's or was answered by the bot, or the bot's answer is among the
+    thread's `earlier` messages); "" otherwise, or when it @mentions someone else."""
     if not (msg.parent_id or msg.root_id) or _mentions_someone_else(msg, bot_open_id):
         return ""
     if await replies_to_bot(msg, ledger):
         return "reply"
-    if msg.thread_id and msg.root_id:
-        if await ledger.find_sent(msg.root_id) is not None or await ledger.sent_for_source(msg.root_id):
-            return "thread"
+    if not (msg.thread_id and msg.root_id):
+        return ""
+    threads = {msg.root_id, msg.thread_id}
+    if any(e.role == ROLE_BOT and e.thread in threads for e in earlier.entries):
+        return "thread"
+    if await ledger.find_sent(msg.root_id) is not None or await ledger.sent_for_source(msg.root_id):
+        return "thread"
     return ""
 
 

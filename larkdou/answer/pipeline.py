@@ -69,7 +69,7 @@ class KBAnswerer:
         chat = self._settings.for_chat(msg.chat_id)
         if chat.mode == "off":
             return self._log(msg, Decision(False, "mode_off"))
-        r = await self._route(msg)
+        r, earlier = await self._route(msg)
         if r.reason in ("p2p", "mentioned") and r.silence in ("", "chitchat") and (command := command_of(msg)):
             return self._log(msg, Decision(True, "command", reply=await self._command(msg, command, chat)))
         if r.silence == "chitchat" and r.addressed and is_greeting(r.question):
@@ -83,12 +83,12 @@ class KBAnswerer:
         if kb is None:
             return self._log(msg, await self._without_kb(msg, r, chat))
         if r.for_bot:
-            earlier = await self._earlier(msg)
+            earlier = earlier or await self._earlier(msg)
             hits = await asyncio.to_thread(search, kb, r.question, earlier, self._settings.kb.top_k)
             if r.addressed:
                 return self._log(msg, await self._addressed(msg, r, kb, hits, earlier))
         else:
-            earlier, hits = Earlier(), await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
+            hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
         verdict = await self._judge.decide(msg, r.question, kb, hits, addressed=r.for_bot)
         score = verdict.probability
         if not verdict.answer:
@@ -96,23 +96,27 @@ class KBAnswerer:
             return self._log(msg, Decision(False, reason, score=score))
         reason = r.reason if r.for_bot else "relevant"
         if not r.for_bot and (msg.parent_id or msg.root_id or msg.thread_id):
-            earlier = await self._earlier(msg)  # a reply between people: their exchange helps too
+            earlier = earlier or await self._earlier(msg)  # a reply between people: their exchange helps too
             if earlier:
                 hits = await asyncio.to_thread(search, kb, r.question, earlier, self._settings.kb.top_k)
         if self._llm is not None:
             return self._log(msg, await self._ask(msg, r, hits, reason, score, earlier.history()))
         return self._log(msg, Decision(True, reason, score=score, reply=self._extract(r.question, kb, hits, earlier)))
 
-    async def _route(self, msg: Message) -> Route:
-        """`route`, with a reply to the bot or a message in its thread told apart from other group messages."""
+    async def _route(self, msg: Message) -> tuple[Route, Earlier]:
+        """`route`, with a reply to the bot or a message in its thread told apart from other group
+        messages; for a thread message, its earlier messages (read to see whether the bot is in it)."""
         r = route(msg, self._bot)
+        earlier = Earlier()
         if r.reason == "group" and r.silence in ("", "chitchat") and self._ledger is not None:
+            if msg.thread_id:
+                earlier = await self._earlier(msg)
             try:
-                r.reason = await follow_up_reason(msg, self._ledger, self._bot) or r.reason
+                r.reason = await follow_up_reason(msg, self._ledger, earlier, self._bot) or r.reason
             except StoreError as exc:
                 log.warning("chat_id=%s message_id=%s: cannot tell whether it replies to the bot: %s",
                             msg.chat_id, msg.msg_id, exc)
-        return r
+        return r, earlier
 
     async def _earlier(self, msg: Message) -> Earlier:
         """The earlier exchange `msg` continues (empty without a context store, or when it fails)."""
