@@ -34,7 +34,7 @@ def _mentions_someone_else(msg: Message, bot_open_id: str) -> bool:
     return any(m.open_id != bot_open_id and not m.key.endswith("_all") for m in msg.mentions)
 
 
-async def follow_up_reason(msg: Message, ledger: Ledger, earlier: "Earlier", bot_open_id: str = "") -> str:
+async def follow_up_reason(msg: Message, ledger: Ledger, earlier: Earlier, bot_open_id: str = "") -> str:
     """"reply" when `msg` replies to one of the bot's messages; "thread" when it is in a thread the bot
     answered in (its root is the bot's or was answered by the bot, or the bot's answer is among the
     thread's `earlier` messages); "" otherwise, or when it @mentions someone else."""

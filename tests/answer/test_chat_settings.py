@@ -4,8 +4,6 @@ commands (`/help`, `/kb`, `/forget`)."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
@@ -14,7 +12,7 @@ from larkdou.config import Settings
 from larkdou.kb.build import build_kb
 from larkdou.kb.registry import kb_settings
 from larkdou.message import Mention, Message
-from larkdou.store import ContextEntry, ContextStore, Ledger, SentMessage, open_context, open_ledger
+from larkdou.store import ContextEntry, SentMessage
 from tests.kb.helpers import settings_for, write_docs
 
 BOT = Mention(key="@_user_1", name="豆哥", open_id="ou_bot")
@@ -39,15 +37,6 @@ def two_kbs(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     build_kb(settings, write_docs(tmp / "ports", PORTS), progress=False)
     build_kb(kb_settings(settings, "ops"), write_docs(tmp / "ops", ROLLBACK), progress=False)
     return settings
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[tuple[ContextStore, Ledger]]:
-    url = f"sqlite:///{tmp_path / 'assistant.db'}"
-    context, ledger = await open_context(url), await open_ledger(url)
-    yield context, ledger
-    await context.close()
-    await ledger.close()
 
 
 async def test_each_chat_answers_from_its_own_knowledge_base(two_kbs: Settings) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import AsyncIterator
-
-import pytest
 
 from larkdou.answer import build_answerer
 from larkdou.answer.base import Answerer, Decision
@@ -16,7 +13,7 @@ from larkdou.config import Settings
 from larkdou.message import Mention, Message
 from larkdou.sandbox.llm import create_app
 from larkdou.serving import serving
-from larkdou.store import ContextEntry, ContextStore, Ledger, SentMessage, open_context, open_ledger
+from larkdou.store import ContextEntry, ContextStore, Ledger, SentMessage
 from tests.kb.helpers import settings_for
 
 CHAT = "oc_chat"
@@ -50,15 +47,6 @@ class Chat:
         await self.context.record(ContextEntry.bot(msg, bot_id, d.reply.body if d.reply else d.text, d.sources,
                                                    msg.msg_time + 1000))
         return d, bot_id
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[tuple[ContextStore, Ledger]]:
-    url = f"sqlite:///{tmp_path / 'assistant.db'}"
-    context, ledger = await open_context(url), await open_ledger(url)
-    yield context, ledger
-    await context.close()
-    await ledger.close()
 
 
 def chat_of(settings: Settings, store: tuple[ContextStore, Ledger]) -> Chat:

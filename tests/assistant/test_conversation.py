@@ -9,6 +9,7 @@ from typing import Any
 
 from larkdou.sandbox.llm import create_app as create_llm
 from larkdou.serving import serving
+from larkdou.store import open_context
 from tests.assistant.stack import Sandbox, open_stack
 from tests.kb.helpers import sample_work_dir  # noqa: F401  (fixture)
 
@@ -101,3 +102,18 @@ async def test_recall_permission_per_group(tmp_path, sample_work_dir) -> None:  
             await run.worker.wait_handled(recall)
         assert len(await sandbox.visible_bot_messages("oc_locked")) == 1  # bob may not recall there
         assert await sandbox.visible_bot_messages("oc_open") == []
+
+
+async def test_nothing_is_kept_of_a_chat_in_mode_off(tmp_path, sample_work_dir) -> None:  # type: ignore[no-untyped-def]
+    groups = [{"chat_id": "oc_off", "mode": "off"}]
+    async with open_stack(tmp_path, None, kb=kb_of(sample_work_dir), groups=groups) as (sandbox, run):
+        quiet = await sandbox.say("oc_off", "网关默认端口是多少？", mention_bot=True)
+        kept = await sandbox.say(CHAT, "网关默认端口是多少？")
+        assert (await run.worker.wait_handled(quiet)).reason == "mode_off"
+        await run.worker.wait_handled(kept)
+        store = await open_context(f"sqlite:///{tmp_path / 'assistant.db'}")  # the stack's assistant store
+        try:
+            assert await store.entry(quiet) is None
+            assert (await store.entry(kept)).text == "网关默认端口是多少？"  # type: ignore[union-attr]
+        finally:
+            await store.close()
