@@ -4,7 +4,8 @@ The context store (`larkdou.store.context`) lives in the assistant's store (the 
 or the same Redis), never only in this process, so any assistant instance can answer a follow-up to
 an answer another one sent:
 - `heard(msg)`: a person's text message (group or direct chat), without its @mentions, when it is
-  handled; not in chats whose mode is "off", not chat commands;
+  handled; not in chats whose mode is "off", not chat commands, not thanks and the like (they say
+  nothing a follow-up needs, and would crowd a busy thread's last messages out);
 - `answered(msg, decision)`: after an answer was delivered, the bot's answer with its text and
   sources, under the id of its first message (from the ledger; a reply to a later part of a long
   answer finds it through the reply tree they share). A recall in the chat that raced the recording is checked after it, as a send is, so a
@@ -25,11 +26,12 @@ from larkdou.answer.policy import TEXT_TYPES, question_text
 from larkdou.assistant.recall import Recaller
 from larkdou.config import Settings
 from larkdou.errors import StoreError
+from larkdou.kb.chitchat import is_chitchat
 from larkdou.message import Message
 from larkdou.store.context import ContextEntry, ContextStore
 
 log = logging.getLogger(__name__)
-NOT_REMEMBERED = ("command",)  # answers that are not part of the conversation
+NOT_REMEMBERED = ("command", "greeting")  # answers that are not part of the conversation
 
 
 def said(msg: Message) -> ContextEntry:
@@ -52,7 +54,7 @@ class Conversation:
         if self.settings.for_chat(msg.chat_id).mode == "off" or command_of(msg) is not None:
             return
         entry = said(msg)
-        if not entry.text:
+        if not entry.text or is_chitchat(entry.text, done=True):
             return
         try:
             await self.store.record(entry)

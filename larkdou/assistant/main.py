@@ -153,12 +153,19 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         log.info("assistant API on %s (/healthz answers 503 until start-up is done)", api_url)
 
         async def open_ledger_once() -> tuple[Ledger, ContextStore]:
-            ledger = await open_ledger(settings.assistant_store_url)
-            stack.push_async_callback(ledger.close)
-            health.probe("store", ledger.ping)
-            context = await open_chat_context(settings)  # the same store, beside the ledger
-            stack.push_async_callback(context.close)
-            return ledger, context
+            # the ledger and the conversation context: the same store, opened side by side (one that
+            # opened is closed on exit even when the other failed and is tried again)
+            opened = await asyncio.gather(open_ledger(settings.assistant_store_url), open_chat_context(settings),
+                                          return_exceptions=True)
+            for store in opened:
+                if not isinstance(store, BaseException):
+                    stack.push_async_callback(store.close)
+            ledger, context = opened
+            for failed in (ledger, context):
+                if isinstance(failed, BaseException):
+                    raise failed
+            health.probe("store", ledger.ping)  # type: ignore[union-attr]
+            return ledger, context  # type: ignore[return-value]
 
         async def open_queue_once() -> Queue:
             queue = await open_gateway_queue(settings)

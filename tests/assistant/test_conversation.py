@@ -104,16 +104,25 @@ async def test_recall_permission_per_group(tmp_path, sample_work_dir) -> None:  
         assert await sandbox.visible_bot_messages("oc_open") == []
 
 
-async def test_nothing_is_kept_of_a_chat_in_mode_off(tmp_path, sample_work_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_what_is_kept_as_context(tmp_path, sample_work_dir) -> None:  # type: ignore[no-untyped-def]
     groups = [{"chat_id": "oc_off", "mode": "off"}]
     async with open_stack(tmp_path, None, kb=kb_of(sample_work_dir), groups=groups) as (sandbox, run):
         quiet = await sandbox.say("oc_off", "网关默认端口是多少？", mention_bot=True)
-        kept = await sandbox.say(CHAT, "网关默认端口是多少？")
+        kept = await sandbox.say(CHAT, "@豆哥 网关默认端口是多少？", mention_bot=True)
+        thanks = await sandbox.say(CHAT, "好的谢谢")
+        command = await sandbox.say("oc_dm", "/kb", chat_type="p2p")
         assert (await run.worker.wait_handled(quiet)).reason == "mode_off"
-        await run.worker.wait_handled(kept)
+        for msg_id in (kept, thanks, command):
+            await run.worker.wait_handled(msg_id)
+        answer = await bot_reply_to(sandbox, CHAT, kept)
+        [kb_reply] = await sandbox.bot_messages("oc_dm")
         store = await open_context(f"sqlite:///{tmp_path / 'assistant.db'}")  # the stack's assistant store
         try:
-            assert await store.entry(quiet) is None
-            assert (await store.entry(kept)).text == "网关默认端口是多少？"  # type: ignore[union-attr]
+            question = await store.entry(kept)
+            assert question is not None and question.text == "网关默认端口是多少？"  # without the @mention
+            bot = await store.entry(answer["message_id"])
+            assert bot is not None and bot.parent_id == kept and bot.sources == ["01-quickstart.md › 三个进程"]
+            for gone in (quiet, thanks, command, kb_reply["message_id"]):  # an off chat, thanks, a command
+                assert await store.entry(gone) is None
         finally:
             await store.close()
