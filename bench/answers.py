@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from larkdou.answer.pipeline import KBAnswerer  # noqa: E402
+from larkdou.answer import build_answerer  # noqa: E402
 from larkdou.config import Settings, build_settings  # noqa: E402
 from larkdou.kb import build_kb, open_kb  # noqa: E402
 from larkdou.message import Message  # noqa: E402
@@ -99,7 +99,7 @@ def knowledge_bases(work: Path, source_url: str) -> dict[str, Settings]:
 
 
 async def ask_all(rows: list[Row], kbs: dict[str, Settings]) -> list[Result]:
-    answerers = {name: KBAnswerer(s, kb=open_kb(s), llm=None) for name, s in kbs.items()}
+    answerers = {name: build_answerer(s) for name, s in kbs.items()}
     results = []
     for n, row in enumerate(rows):
         settings = kbs[row.kb]

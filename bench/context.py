@@ -1,6 +1,6 @@
 """Context store benchmark: what a follow-up costs, on SQLite and Redis, and how much it adds to the prompt.
 
-    .venv/bin/python bench/context.py [--backend sqlite|redis|both] [--chats 200] [--lookups 2000]
+    .venv/bin/python bench/context.py [--backend sqlite|redis|both] [--chats 200] [--lookups 2000] [--chunks 100000]
 
 Per backend, in one store (the assistant's: ledger and context side by side), filled with `--chats`
 chats of realistic exchanges (question → bot answer → follow-up reply → answer …, some in threads,
@@ -9,9 +9,13 @@ the rest chatter) up to the per-chat bound, it times, one call at a time:
 - `Ledger.find_sent` (is the parent one of the bot's?) and `ContextStore.record` (remembering a message);
 - the reference, measured in the same run: `Ledger.sent_for_source`, the lookup every answer already
   makes (exactly-once check); the ratio says what a follow-up adds in store round trips.
-Then the prompt: the bundled sample knowledge base answers a question (extractive reply, as without
-an LLM), the user replies to it twice, and the third question's prompt is built with and without the
-earlier exchange (`history_messages`): the characters the context adds, and the ratio.
+Then the prompt, through the real answer pipeline (`build_answerer` with the context store, the LLM
+stand-in answering in three sentences): on the bundled sample knowledge base a question is answered,
+the user replies to the answer twice, and the third question's prompt is compared with the prompt of
+the same words asked afresh: the characters the earlier exchange adds, and the ratio.
+Last, retrieval: on a synthetic index of `--chunks` chunks (bench/retrieval.py's corpus), a
+follow-up's search (`larkdou.answer.followup.search`: a second BM25 pass for the earlier question,
+cited documents preferred) against the plain search of the same words, measured in the same run.
 It starts its own redis-server on a free port.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -109,34 +114,95 @@ async def measure(backend: str, url: str, chats: int, lookups: int) -> None:
           f"goal < 5 ms: {'met' if ctx[0] < 5 else 'NOT met'}")
 
 
-def prompt_size(work: Path) -> None:
-    """Characters a follow-up's earlier exchange adds to the LLM prompt, on the sample knowledge base."""
-    from larkdou.answer.history import history_chars, history_messages
-    from larkdou.answer.prompt import build_messages, extractive_reply
+async def prompt_size(work: Path) -> None:
+    """Characters a follow-up's earlier exchange adds to the LLM prompt, through the real answer pipeline
+    (sample knowledge base, the LLM stand-in answering in three sentences, as a model typically does)."""
+    from larkdou.answer import build_answerer
+    from larkdou.answer.prompt import HISTORY_NOTE
+    from larkdou.assistant.conversation import said
     from larkdou.config import build_settings
     from larkdou.kb import build_sample_kb
-    from larkdou.kb.index import open_kb
+    from larkdou.message import Mention
+    from larkdou.sandbox.llm import create_app
+    from larkdou.serving import serving
 
-    settings = build_settings({"assistant": {"work_dir": str(work)}}, base_dir=work, env={})
-    build_sample_kb(settings)
+    def typical(messages: list[dict[str, str]]) -> str:  # the first three sentences of passage [1], cited
+        match = re.search(r"^\[1\] \(.*?\)\n(.+?)(?:\n\n\[2\]|\n\nQuestion:)", messages[-1]["content"], re.S | re.M)
+        text = match.group(1) if match else "See the documents."
+        return "".join(re.split(r"(?<=[。！？.!?])\s*", text)[:3]).strip() + " [1]"
+
+    llm = create_app(reply=typical)
+    bot = Mention(key="@_user_1", name="豆哥", open_id="ou_bot")
+    url = f"sqlite:///{work / 'assistant.db'}"
+    context, ledger = await open_context(url), await open_ledger(url)
+    async with serving(llm) as base:
+        settings = build_settings({"assistant": {"work_dir": str(work)}, "llm": {"base_url": f"{base}/v1", "model": "test"}},
+                                  base_dir=work, env={})
+        build_sample_kb(settings)
+        answerer = build_answerer(settings, bot_open_id="ou_bot", context=context, ledger=ledger)
+        answers: list[int] = []
+
+        async def ask(n: int, text: str, parent: str = "", mention: bool = False) -> str:
+            msg = Message(msg_id=f"om_q{n}", group_id="oc_1", content=("@豆哥 " if mention else "") + text,
+                          msg_time=T0 + n * 60_000, parent_id=parent, root_id="om_q1" if parent else "",
+                          mentions=[bot] if mention else [])
+            await context.record(said(msg))
+            d = await answerer.decide(msg)
+            await ledger.record_sent(SentMessage(f"om_a{n}", "oc_1", msg.msg_id, msg.msg_time + 1000))
+            body = d.reply.body if d.reply else d.text
+            answers.append(len(body))
+            await context.record(ContextEntry.bot(msg, f"om_a{n}", body, d.sources, msg.msg_time + 1000))
+            return f"om_a{n}"
+
+        a1 = await ask(1, "加密 key 怎么配置？", mention=True)
+        a2 = await ask(2, "verification token 也是填在那里吗？", parent=a1)
+        await ask(3, "那改了以后要重启网关吗？", parent=a2)
+        await ask(4, "那改了以后要重启网关吗？", mention=True)  # the same words as a new question
+        await answerer.aclose()
+    await context.close()
+    await ledger.close()
+    follow, fresh = (llm.state.llm.requests[i]["messages"] for i in (2, 3))
+    chars = [sum(len(m["content"]) for m in messages) for messages in (follow, fresh)]
+    history = sum(len(m["content"]) for m in follow[1:-1]) + len(HISTORY_NOTE)
+    print(f"prompt: the third question of an exchange (a reply to the bot's second answer): {chars[0]} chars; "
+          f"the same words asked afresh: {chars[1]} chars (x{chars[0] / chars[1]:.2f}); of the difference, "
+          f"{history} chars are the earlier exchange ({len(follow) - 2} turns and the note about them), the rest "
+          f"other passages; the answers were ~{statistics.mean(answers[:2]):.0f} chars")
+
+
+def retrieval_cost(work: Path, chunks: int, n: int) -> None:
+    """A follow-up's retrieval (its earlier question as context: a second BM25 pass, and the cited
+    documents preferred) against the plain search of the same words, on a synthetic index."""
+    from bench.retrieval import make_queries, write_corpus
+    from larkdou.answer.followup import Earlier, search
+    from larkdou.config import build_settings
+    from larkdou.kb import build_kb, open_kb
+
+    rng = random.Random(chunks)
+    docs = work / "docs"
+    docs.mkdir()
+    write_corpus(docs, chunks, rng)
+    settings = build_settings({"assistant": {"work_dir": str(work / "work")}}, env={})
+    build_kb(settings, docs, progress=False)
     kb = open_kb(settings, required=True)
     assert kb is not None
-    q1 = Message(msg_id="om_q1", group_id="oc_1", content="加密 key 怎么配置？", msg_time=T0)
-    a1_text, a1_sources = extractive_reply(kb.search(q1.content, 3))
-    f1 = Message(msg_id="om_f1", group_id="oc_1", content="verification token 也是填在那里吗？", msg_time=T0 + 60_000,
-                 parent_id="om_a1", root_id="om_q1")
-    a2_text, _ = extractive_reply(kb.search(f1.content, 3))
-    entries = [ContextEntry.user(q1), ContextEntry.bot(q1, "om_a1", a1_text, a1_sources, T0 + 1000),
-               ContextEntry.user(f1), ContextEntry.bot(f1, "om_a2", a2_text, [], T0 + 61_000)]
-    entries = [e.bounded() for e in entries]  # as the store keeps them
-    question = "那改了以后要重启网关吗？"
-    base = build_messages(question, kb.search(question, settings.kb.top_k))
-    base_chars = sum(len(m["content"]) for m in base)
-    turns = history_messages(entries[-LIMIT:])
-    added = history_chars(turns)
-    print(f"prompt: follow-up after two answered questions: base prompt {base_chars} chars; "
-          f"earlier exchange adds {added} chars in {len(turns)} turns (x{(base_chars + added) / base_chars:.2f}); "
-          f"the answers are extractive (~{len(a1_text)} chars each), LLM answers are usually shorter")
+    queries, earlier_questions = make_queries(n, rng), make_queries(n, rng)
+    cited = [kb.chunks[rng.randrange(len(kb.chunks))].citation for _ in range(n)]
+    earlier = [Earlier([ContextEntry(f"om_{i}", "oc_1", "user", q, at_ms=T0),
+                        ContextEntry(f"om_b{i}", "oc_1", "bot", "…", sources=[c], at_ms=T0 + 1)])
+               for i, (q, c) in enumerate(zip(earlier_questions, cited))]
+    kb.search(queries[0])  # warm-up
+    plain, follow = [], []
+    for i, q in enumerate(queries):
+        t = time.perf_counter()
+        kb.search(q, 4)
+        plain.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        search(kb, q, earlier[i], 4)
+        follow.append((time.perf_counter() - t) * 1000)
+    p50, ref = statistics.median(follow), statistics.median(plain)
+    print(f"retrieval at {len(kb.chunks)} chunks: follow-up search p50 {p50:.2f} ms, plain search (reference) "
+          f"p50 {ref:.2f} ms, ratio {p50 / ref:.2f}")
 
 
 def main() -> None:
@@ -144,6 +210,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "redis", "both"], default="both")
     ap.add_argument("--chats", type=int, default=200)
     ap.add_argument("--lookups", type=int, default=2000)
+    ap.add_argument("--chunks", type=int, default=100_000, help="size of the index for the retrieval cost")
     args = ap.parse_args()
     for backend in (["sqlite", "redis"] if args.backend == "both" else [args.backend]):
         with tempfile.TemporaryDirectory() as d:
@@ -155,7 +222,9 @@ def main() -> None:
             finally:
                 redis.stop()
     with tempfile.TemporaryDirectory() as d:
-        prompt_size(Path(d))
+        asyncio.run(prompt_size(Path(d)))
+    with tempfile.TemporaryDirectory() as d:
+        retrieval_cost(Path(d), args.chunks, 300)
 
 
 if __name__ == "__main__":

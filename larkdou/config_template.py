@@ -60,10 +60,10 @@ api_key = ""                  # LARKDOU_LLM_API_KEY
 # Per-group settings, one [[groups]] table per group ("*" = every other chat); see them with `larkdou chats`.
 # [[groups]]
 # chat_id = "oc_…"
-# mode = "mention"            # "auto" (decide) | "mention" (only when @mentioned or replied to) | "off"
+# mode = "mention"            # "auto" (decide) | "mention" (@mentioned, replied to, its threads) | "off"
 # kb = "ops"                  # a knowledge base built with `larkdou kb build --name ops --docs …`
 # recall_keywords = ["豆哥撤回"]
-# recall_allow = []
+# recall_allow = []          # who may recall there (open_ids); empty: anyone
 '''
 
 

@@ -118,6 +118,16 @@ def chat_settings(settings: "Settings", chat_id: str) -> ChatSettings:
                         recall_allow=tuple(pick("recall_allow", top.recall_allow)), configured=own is not None)
 
 
+def kbs_in_use(settings: "Settings") -> dict[str, list[str]]:
+    """The knowledge bases the chats use: name → the chat_ids whose settings name it ("*": every chat
+    without its own table), in config order."""
+    used: dict[str, list[str]] = {}
+    for chat_id in [g.chat_id for g in settings.groups if g.chat_id != ANY_CHAT] + [ANY_CHAT]:
+        kb = chat_settings(settings, "" if chat_id == ANY_CHAT else chat_id).kb
+        used.setdefault(kb, []).append(chat_id)
+    return used
+
+
 # ---- validation with clear messages -----------------------------------------------------------------
 
 _EXPECTED = {"string_type": "a string", "list_type": "a list of strings",

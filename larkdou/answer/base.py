@@ -17,9 +17,10 @@ from larkdou.message import Message
 @dataclass
 class Decision:
     answer: bool
-    # answered: "p2p", "mentioned", "relevant", "no_kb", "greeting"; silent: "chitchat", "not_relevant",
-    # "llm_check" (the LLM said no to a borderline message), "llm_error", "llm_declined", "no_kb", "not_text",
-    # "from_bot", "empty"
+    # answered: "p2p", "mentioned", "reply" (to the bot), "thread" (where the bot answered), "relevant",
+    # "no_kb", "greeting", "command"; silent: "chitchat", "not_relevant", "llm_check" (the LLM said no to a
+    # borderline message), "llm_error", "llm_declined", "no_kb", "not_text", "from_bot", "empty", "mode_off"
+    # (the chat's mode is "off"), "mention_only" (mode "mention", not meant for the bot)
     reason: str
     text: str = ""  # the reply as plain text, when answer is true (reply.to_text() when a reply is given)
     sources: list[str] = field(default_factory=list)  # "file › heading" of each source

@@ -14,13 +14,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from larkdou.answer.extract import Unit, excerpt_at, score_units, units_of
 from larkdou.answer.reply import Reply, Source, more_hint, question_language, source_of
 from larkdou.kb.chunking import Chunk
 from larkdou.kb.dedup import text_key
 from larkdou.kb.document import language
-from larkdou.kb.index import Hit, KnowledgeBase
+from larkdou.kb.index import CONTEXT_WEIGHT, Hit, KnowledgeBase
 from larkdou.kb.tokens import query_tokens
 
 MAX_SOURCES = 3
@@ -71,9 +72,11 @@ def section_units(kb: KnowledgeBase, chunk: Chunk) -> list[Unit]:
     return units
 
 
-def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: str) -> list[_Candidate]:
+def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: str,
+                idf: Callable[[str], float] | None = None) -> list[_Candidate]:
     """The best unit of the section of each top passage, best first; a passage's rank discounts it.
     With dense vectors, a unit's score also counts how close its meaning is to the question's."""
+    idf = idf or kb.idf
     sections: list[tuple[int, Hit, list[Unit], list[float]]] = []
     seen: set[tuple[str, str]] = set()
     for rank, hit in enumerate(hits[:MAX_PASSAGES]):
@@ -82,7 +85,7 @@ def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: 
         seen.add((hit.chunk.source, hit.chunk.heading))
         units = section_units(kb, hit.chunk)
         if units:
-            sections.append((rank, hit, units, score_units(units, hit.chunk.heading, wanted, kb.idf)))
+            sections.append((rank, hit, units, score_units(units, hit.chunk.heading, wanted, idf)))
     sections = _with_meaning(sections, kb, question)
     out = []
     for rank, hit, units, scores in sections:
@@ -115,12 +118,16 @@ def _with_meaning(sections: list[tuple[int, Hit, list[Unit], list[float]]], kb: 
 
 
 def extractive_reply(question: str, hits: list[Hit], kb: KnowledgeBase, budget: int,
-                     base_url: str = "") -> Reply | None:
+                     base_url: str = "", *, context: str = "") -> Reply | None:
     """The sentences (or list items, code, table rows) of the top passages that answer `question`:
     an excerpt around the best one, and a second from another passage when it is nearly as good, in
-    the question's language, and there is room. None without passages."""
+    the question's language, and there is room. None without passages. `context`: the earlier
+    question a follow-up refers to; its own words count `CONTEXT_WEIGHT` as much as the question's."""
     lang = question_language(question)
-    candidates = _candidates(hits, set(query_tokens(question, kb.df)), kb, question)
+    own = set(query_tokens(question, kb.df))
+    extra = set(query_tokens(context, kb.df)) - own if context else set()
+    idf = (lambda t: kb.idf(t) * (1.0 if t in own else CONTEXT_WEIGHT)) if extra else None
+    candidates = _candidates(hits, own | extra, kb, question, idf)
     if not candidates:
         return None
     parts: list[str] = []
@@ -203,11 +210,16 @@ def llm_unavailable_reply(question: str) -> Reply:
     return Reply(lang, body, "notice")
 
 
-def not_built_reply(question: str) -> Reply:
+def not_built_reply(question: str, name: str = "default") -> Reply:
+    """The knowledge base that answers here (`name`) has not been built."""
     lang = question_language(question)
-    body = ("知识库还没有建立，暂时无法回答。请管理员运行 `larkdou kb build --docs <文档目录> --config <配置文件>`。"
-            if lang == "zh" else
-            "The knowledge base is not built yet. Build it with `larkdou kb build --docs DIR --config FILE`.")
+    option = "" if name == "default" else f"--name {name} "
+    if lang == "zh":
+        which = "知识库" if name == "default" else f"这里使用的知识库“{name}”"
+        body = f"{which}还没有建立，暂时无法回答。请管理员运行 `larkdou kb build {option}--docs <文档目录> --config <配置文件>`。"
+    else:
+        which = "The knowledge base" if name == "default" else f"Knowledge base \"{name}\", which answers here,"
+        body = f"{which} is not built yet. Build it with `larkdou kb build {option}--docs DIR --config FILE`."
     return Reply(lang, body, "notice")
 
 

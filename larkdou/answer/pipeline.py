@@ -1,10 +1,20 @@
-"""The answer pipeline: policy → retrieve → prompt → LLM (or excerpts) → reply citing its sources.
+"""The answer pipeline: the chat's settings → policy → retrieve → prompt → LLM (or excerpts) → reply
+citing its sources.
 
-`decide` has no side effects, so cancelling it at any await (a recall in the chat) leaves nothing
-half done. It never raises for ordinary failures. Addressed questions (direct chat, @mention) always
-get a reply: the answer when retrieval finds a strong match (`larkdou.answer.match`), otherwise what
-the documents cover; when the LLM fails, the excerpt that answers, or a short notice. Other group
-messages get silence when the LLM fails or declines.
+`decide` changes nothing but what `/forget` asks for (idempotent), so cancelling it at any await (a
+recall in the chat) leaves nothing half done. It never raises for ordinary failures.
+- The chat's `[[groups]]` settings (`larkdou.groups`) come first: mode "off" never answers, "mention"
+  answers only messages meant for the bot; `kb` names the knowledge base that answers there.
+- Addressed questions (direct chat, @mention, a reply to the bot) always get a reply: the answer when
+  retrieval finds a strong match (`larkdou.answer.match`), otherwise what the documents cover; when
+  the LLM fails, the excerpt that answers, or a short notice. Chat commands (`/help`, `/kb`,
+  `/forget`) are answered in direct chats and when the bot is @mentioned.
+- A follow-up (a reply to the bot, a message in a thread) is answered with the earlier exchange as
+  context (`larkdou.answer.followup`): in retrieval, in the excerpt chosen, in the LLM prompt. A
+  message in a thread where the bot answered is meant for it, but answered only when the group
+  decision (told so) says it is a question; thanks and "解决了" there stay silent.
+- Other group messages are answered when the group decision (`larkdou.decision`) says so; silence
+  when the LLM fails or declines.
 """
 
 from __future__ import annotations
@@ -13,68 +23,42 @@ import asyncio
 import logging
 
 from larkdou.answer.base import Decision
+from larkdou.answer.commands import FORGET, KB, Command, command_of, forget_reply, help_reply, kb_reply
 from larkdou.answer.compose import (extractive_reply, introduction, llm_reply, llm_unavailable_reply,
                                     no_match_reply, not_built_reply)
+from larkdou.answer.followup import Earlier, follow_up_reason, match, search
 from larkdou.answer.llm import LLMClient
-from larkdou.answer.match import best_match
 from larkdou.answer.policy import Route, route
 from larkdou.answer.prompt import build_messages, declined
+from larkdou.answer.reply import Reply, question_language
 from larkdou.config import Settings
 from larkdou.decision.judge import GroupJudge
-from larkdou.errors import LarkdouError, LLMError
+from larkdou.errors import LLMError, StoreError
+from larkdou.groups import ChatSettings
 from larkdou.kb.chitchat import is_greeting
-from larkdou.answer.reply import Reply, question_language
-from larkdou.kb.index import Hit, KnowledgeBase, live_dir, open_kb
+from larkdou.kb.index import Hit, KnowledgeBase
+from larkdou.kb.registry import KBRegistry
 from larkdou.message import Message
+from larkdou.store.base import Ledger
+from larkdou.store.context import ContextStore
 
 log = logging.getLogger(__name__)
 
 
-class _LiveKB:
-    """The knowledge base, reloaded when `larkdou kb build` swaps in a new index."""
-
-    def __init__(self, settings: Settings, kb: KnowledgeBase | None):
-        self._settings = settings
-        self._kb = kb
-        self._stamp = self._current_stamp()
-        self._lock = asyncio.Lock()
-
-    def _current_stamp(self) -> tuple[str, int, int] | None:
-        index_dir = live_dir(self._settings.kb_dir)
-        if index_dir is None:
-            return None
-        try:
-            st = (index_dir / "manifest.json").stat()
-        except OSError:
-            return None
-        return str(index_dir), st.st_ino, st.st_mtime_ns
-
-    async def get(self) -> KnowledgeBase | None:
-        stamp = self._current_stamp()
-        if stamp == self._stamp:
-            return self._kb
-        async with self._lock:
-            if stamp != self._stamp:
-                try:
-                    self._kb = await asyncio.to_thread(open_kb, self._settings)
-                    log.info("knowledge base loaded from %s", self._settings.kb_dir)
-                except (LarkdouError, OSError, ValueError) as exc:
-                    log.error("knowledge base in %s not reloaded, keeping the previous one: %s",
-                              self._settings.kb_dir, exc)
-                self._stamp = stamp
-        return self._kb
-
-
 class KBAnswerer:
-    """Answers from the knowledge base; see `larkdou.answer.build_answerer`."""
+    """Answers from the knowledge bases; see `larkdou.answer.build_answerer`. Without a context store
+    and a ledger (`context`, `ledger`) replies to the bot are not recognised and follow-ups get no
+    earlier exchange."""
 
-    def __init__(self, settings: Settings, *, kb: KnowledgeBase | None, llm: LLMClient | None,
-                 bot_open_id: str = ""):
+    def __init__(self, settings: Settings, *, kbs: KBRegistry, llm: LLMClient | None, bot_open_id: str = "",
+                 context: ContextStore | None = None, ledger: Ledger | None = None):
         self._settings = settings
-        self._kb = _LiveKB(settings, kb)
+        self._kbs = kbs
         self._llm = llm
         self._bot = bot_open_id or settings.lark_group.bot_open_id
         self._judge = GroupJudge(settings, llm, self._bot)
+        self._context = context
+        self._ledger = ledger
 
     @property
     def llm(self) -> LLMClient | None:
@@ -82,53 +66,120 @@ class KBAnswerer:
         return self._llm
 
     async def decide(self, msg: Message) -> Decision:
-        r = route(msg, self._bot)
+        chat = self._settings.for_chat(msg.chat_id)
+        if chat.mode == "off":
+            return self._log(msg, Decision(False, "mode_off"))
+        r, earlier = await self._route(msg)
+        if r.reason in ("p2p", "mentioned") and r.silence in ("", "chitchat") and (command := command_of(msg)):
+            return self._log(msg, Decision(True, "command", reply=await self._command(msg, command, chat)))
         if r.silence == "chitchat" and r.addressed and is_greeting(r.question):
-            intro = introduction(r.question, self._settings.lark_group.recall_keywords[0])
+            intro = introduction(r.question, chat.recall_keywords[0])
             return self._log(msg, Decision(True, "greeting", reply=intro))
         if r.silence:
             return self._log(msg, Decision(False, r.silence))
-        kb = await self._kb.get()
+        if not chat.answers(r.for_bot):
+            return self._log(msg, Decision(False, "mention_only"))
+        kb = await self._kbs.get(chat.kb)
         if kb is None:
-            if not r.addressed:
-                return self._log(msg, Decision(False, "no_kb"))
-            if self._llm is None:
-                return self._log(msg, Decision(True, "no_kb", reply=not_built_reply(r.question)))
-            return self._log(msg, await self._ask(msg, r, [], "no_kb", None))
-        hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
-        if r.addressed:
-            return self._log(msg, await self._addressed(msg, r, kb, hits))
-        verdict = await self._judge.decide(msg, r.question, kb, hits)
+            return self._log(msg, await self._without_kb(msg, r, chat))
+        if r.for_bot:
+            earlier = earlier or await self._earlier(msg)
+            hits = await asyncio.to_thread(search, kb, r.question, earlier, self._settings.kb.top_k)
+            if r.addressed:
+                return self._log(msg, await self._addressed(msg, r, kb, hits, earlier))
+        else:
+            hits = await asyncio.to_thread(kb.search, r.question, self._settings.kb.top_k)
+        verdict = await self._judge.decide(msg, r.question, kb, hits, addressed=r.for_bot)
         score = verdict.probability
         if not verdict.answer:
             reason = "llm_check" if verdict.why == "llm_check" else "not_relevant"
             return self._log(msg, Decision(False, reason, score=score))
+        reason = r.reason if r.for_bot else "relevant"
+        if not r.for_bot and (msg.parent_id or msg.root_id or msg.thread_id):
+            earlier = earlier or await self._earlier(msg)  # a reply between people: their exchange helps too
+            if earlier:
+                hits = await asyncio.to_thread(search, kb, r.question, earlier, self._settings.kb.top_k)
         if self._llm is not None:
-            return self._log(msg, await self._ask(msg, r, hits, "relevant", score))
-        return self._log(msg, Decision(True, "relevant", score=score, reply=self._extract(r.question, kb, hits)))
+            return self._log(msg, await self._ask(msg, r, hits, reason, score, earlier.history()))
+        return self._log(msg, Decision(True, reason, score=score, reply=self._extract(r.question, kb, hits, earlier)))
 
-    async def _addressed(self, msg: Message, r: Route, kb: KnowledgeBase, hits: list[Hit]) -> Decision:
+    async def _route(self, msg: Message) -> tuple[Route, Earlier]:
+        """`route`, with a reply to the bot or a message in its thread told apart from other group
+        messages; for a thread message, its earlier messages (read to see whether the bot is in it)."""
+        r = route(msg, self._bot)
+        earlier = Earlier()
+        if r.reason == "group" and r.silence in ("", "chitchat") and self._ledger is not None:
+            if msg.thread_id:
+                earlier = await self._earlier(msg)
+            try:
+                r.reason = await follow_up_reason(msg, self._ledger, earlier, self._bot) or r.reason
+            except StoreError as exc:
+                log.warning("chat_id=%s message_id=%s: cannot tell whether it replies to the bot: %s",
+                            msg.chat_id, msg.msg_id, exc)
+        return r, earlier
+
+    async def _earlier(self, msg: Message) -> Earlier:
+        """The earlier exchange `msg` continues (empty without a context store, or when it fails)."""
+        limit = self._settings.assistant.context_messages
+        if self._context is None or limit == 0:
+            return Earlier()
+        try:
+            return Earlier(await self._context.context(msg, limit))
+        except StoreError as exc:
+            log.warning("chat_id=%s message_id=%s: earlier messages not read, answering without them: %s",
+                        msg.chat_id, msg.msg_id, exc)
+            return Earlier()
+
+    async def _without_kb(self, msg: Message, r: Route, chat: ChatSettings) -> Decision:
+        """The chat's knowledge base is not built: addressed questions are told so (or the LLM answers)."""
+        if not r.addressed:
+            return Decision(False, "no_kb")
+        if self._llm is None:
+            return Decision(True, "no_kb", reply=not_built_reply(r.question, chat.kb))
+        return await self._ask(msg, r, [], "no_kb", None, (await self._earlier(msg)).history())
+
+    async def _addressed(self, msg: Message, r: Route, kb: KnowledgeBase, hits: list[Hit],
+                         earlier: Earlier) -> Decision:
         """A question put to the bot: answered when a passage matches it strongly, else "not found"."""
-        match = best_match(kb, r.question, hits, question_language(r.question))
-        extracted = self._extract(r.question, kb, hits) if match.strong else None
+        m = match(kb, r.question, earlier, hits, question_language(r.question))
+        extracted = self._extract(r.question, kb, hits, earlier) if m.strong else None
         if self._llm is not None and hits:
-            d = await self._ask(msg, r, hits, r.reason, match.strength)
+            d = await self._ask(msg, r, hits, r.reason, m.strength, earlier.history())
             if d.answer:
                 return d
-            if d.reason == "llm_error" and match.strong:
+            if d.reason == "llm_error" and m.strong:
                 reply = extracted or llm_unavailable_reply(r.question)
-                return Decision(True, r.reason, score=match.strength, reply=reply)
+                return Decision(True, r.reason, score=m.strength, reply=reply)
         elif extracted is not None:
-            return Decision(True, r.reason, score=match.strength, reply=extracted)
-        return Decision(True, r.reason, score=match.strength, reply=no_match_reply(r.question, kb))
+            return Decision(True, r.reason, score=m.strength, reply=extracted)
+        return Decision(True, r.reason, score=m.strength, reply=no_match_reply(r.question, kb))
 
-    def _extract(self, question: str, kb: KnowledgeBase, hits: list[Hit]) -> Reply | None:
-        return extractive_reply(question, hits, kb, self._settings.kb.excerpt_chars, self._settings.kb.source_url)
+    async def _command(self, msg: Message, command: Command, chat: ChatSettings) -> Reply:
+        """The reply to a chat command (in Chinese and English); `/forget` clears the chat's context first."""
+        if command.name == KB:
+            text = kb_reply(chat, await asyncio.to_thread(self._kbs.info, chat.kb))
+        elif command.name == FORGET:
+            text = forget_reply(await self._forget(msg))
+        else:
+            text = help_reply(chat)
+        return Reply("zh", text, "notice")
 
-    async def _ask(self, msg: Message, r: Route, hits: list[Hit], reason: str, score: float | None) -> Decision:
+    async def _forget(self, msg: Message) -> int:
+        if self._context is None:
+            return 0
+        dropped = await self._context.forget_chat(msg.chat_id)
+        log.info("chat_id=%s message_id=%s: /forget dropped %d earlier message(s)", msg.chat_id, msg.msg_id, dropped)
+        return dropped
+
+    def _extract(self, question: str, kb: KnowledgeBase, hits: list[Hit], earlier: Earlier) -> Reply | None:
+        return extractive_reply(question, hits, kb, self._settings.kb.excerpt_chars, self._settings.kb.source_url,
+                                context=earlier.context)
+
+    async def _ask(self, msg: Message, r: Route, hits: list[Hit], reason: str, score: float | None,
+                   history: list[dict[str, str]] | None = None) -> Decision:
         assert self._llm is not None
         try:
-            answer = await self._llm.chat(build_messages(r.question, hits))
+            answer = await self._llm.chat(build_messages(r.question, hits, history))
         except LLMError as exc:
             log.warning("chat_id=%s message_id=%s LLM failed: %s", msg.chat_id, msg.msg_id, exc)
             return Decision(False, "llm_error", score=score)

@@ -1,8 +1,11 @@
 """Who is being talked to, and what was asked: the part of the answer decision that needs no index.
 
-Direct chats and @mentions of the bot are addressed to it; other group messages are answered only
-when the knowledge base finds them relevant (decided later). Chit-chat, non-text messages and
-messages from bots get silence whoever they address.
+Direct chats and @mentions of the bot are addressed to it, and so are replies to its messages (the
+answer pipeline finds those out from the sent-message ledger: `larkdou.answer.followup`); messages
+in a thread where the bot answered are meant for it too, but answered only when they are questions it
+can answer. Other group messages are answered only when the knowledge base finds them relevant
+(decided later). Chit-chat (thanks, "解决了", "ok 了" included), non-text messages and messages from bots
+get silence whoever they address.
 """
 
 from __future__ import annotations
@@ -17,15 +20,24 @@ TEXT_TYPES = frozenset({"text", "post"})
 _PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)\b")
 
 
+ADDRESSED = ("p2p", "mentioned", "reply")
+
+
 @dataclass
 class Route:
     question: str  # the message text without @mentions
-    reason: str  # "p2p", "mentioned" or "group"
+    reason: str  # "p2p", "mentioned", "reply" (to the bot), "thread" (where the bot answered) or "group"
     silence: str = ""  # set when the message is never answered: "chitchat", "not_text", "from_bot", "empty"
 
     @property
     def addressed(self) -> bool:
-        return self.reason in ("p2p", "mentioned")
+        """Put to the bot: it always gets a reply (the answer, or what the documents cover)."""
+        return self.reason in ADDRESSED
+
+    @property
+    def for_bot(self) -> bool:
+        """Meant for the bot (addressed, or in a thread where it answered): a "mention" group answers it."""
+        return self.addressed or self.reason == "thread"
 
 
 def mentions_bot(msg: Message, bot_open_id: str = "") -> bool:
@@ -58,6 +70,6 @@ def route(msg: Message, bot_open_id: str = "") -> Route:
         return Route(question, reason, "not_text")
     if not question:
         return Route(question, reason, "empty")
-    if is_chitchat(question):
+    if is_chitchat(question, done=True):
         return Route(question, reason, "chitchat")
     return Route(question, reason)

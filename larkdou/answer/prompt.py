@@ -2,7 +2,8 @@
 
 The LLM sees the question and the numbered passages (clean text, each under its file and heading
 path), cites them as [n], and answers exactly `NO_ANSWER` when the passages do not hold the answer;
-such a reply is never sent. Replies themselves are composed in `larkdou.answer.compose`.
+such a reply is never sent. A follow-up comes after the earlier exchange it continues, as chat turns
+(`history`, see `larkdou.answer.followup`). Replies themselves are composed in `larkdou.answer.compose`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ SYSTEM = (
     "config keys exactly as written, code in fenced blocks; no Markdown tables. If the passages do not "
     f"contain the answer, reply with exactly {NO_ANSWER} and nothing else."
 )
+HISTORY_NOTE = (
+    " The earlier messages of the conversation come first: use them to understand what the last "
+    "question refers to, and answer only that question.")
 SYSTEM_NO_KB = (
     "You are 豆哥 (larkdou), a technical assistant in a Feishu / Lark chat. Answer briefly, as plain text, "
     f"in the language of the question. If you do not know, reply with exactly {NO_ANSWER}."
@@ -41,14 +45,18 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
-def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
-    """Chat messages for the LLM: the rules, then the numbered passages and the question."""
+def build_messages(question: str, hits: list[Hit],
+                   history: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """Chat messages for the LLM: the rules, the earlier exchange (`history`, user and assistant turns,
+    oldest first) when the question follows up on it, then the numbered passages and the question."""
+    history = history or []
+    note = HISTORY_NOTE if history else ""
     if not hits:
-        return [{"role": "system", "content": SYSTEM_NO_KB}, {"role": "user", "content": question}]
+        return [{"role": "system", "content": SYSTEM_NO_KB + note}, *history, {"role": "user", "content": question}]
     passages = "\n\n".join(f"[{n}] ({h.chunk.citation})\n{_clip(h.chunk.text, MAX_PASSAGE_CHARS)}"
                            for n, h in enumerate(hits, 1))
     user = f"Passages:\n\n{passages}\n\nQuestion: {question}"
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": SYSTEM + note}, *history, {"role": "user", "content": user}]
 
 
 def declined(reply: str) -> bool:

@@ -35,8 +35,9 @@ from larkdou.health import Health
 from larkdou.lark.client import LarkApp, LarkClient
 from larkdou.logs import mask_url
 from larkdou.serving import check_free, serving
-from larkdou.store import open_ledger
+from larkdou.store import open_chat_context, open_ledger
 from larkdou.store.base import Ledger, Queue
+from larkdou.store.context import ContextStore
 
 log = logging.getLogger("larkdou.assistant")
 T = TypeVar("T")
@@ -105,10 +106,11 @@ async def _all(*coros: Awaitable[Any]) -> list[Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def default_answerer(settings: Settings, bot_open_id: str) -> Answerer:
+def default_answerer(settings: Settings, bot_open_id: str, context: ContextStore | None = None,
+                     ledger: Ledger | None = None) -> Answerer:
     from larkdou.answer import build_answerer
 
-    return build_answerer(settings, bot_open_id=bot_open_id)
+    return build_answerer(settings, bot_open_id=bot_open_id, context=context, ledger=ledger)
 
 
 def _watch_llm(answerer: Answerer, health: Health, metrics: AssistantMetrics,
@@ -150,11 +152,20 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
             keys=("[assistant] host", "[assistant] port")))
         log.info("assistant API on %s (/healthz answers 503 until start-up is done)", api_url)
 
-        async def open_ledger_once() -> Ledger:
-            ledger = await open_ledger(settings.assistant_store_url)
-            stack.push_async_callback(ledger.close)
-            health.probe("store", ledger.ping)
-            return ledger
+        async def open_ledger_once() -> tuple[Ledger, ContextStore]:
+            # the ledger and the conversation context: the same store, opened side by side (one that
+            # opened is closed on exit even when the other failed and is tried again)
+            opened = await asyncio.gather(open_ledger(settings.assistant_store_url), open_chat_context(settings),
+                                          return_exceptions=True)
+            for store in opened:
+                if not isinstance(store, BaseException):
+                    stack.push_async_callback(store.close)
+            ledger, context = opened
+            for failed in (ledger, context):
+                if isinstance(failed, BaseException):
+                    raise failed
+            health.probe("store", ledger.ping)  # type: ignore[union-attr]
+            return ledger, context  # type: ignore[return-value]
 
         async def open_queue_once() -> Queue:
             queue = await open_gateway_queue(settings)
@@ -170,7 +181,7 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
         if standalone:
             waits.append(_retrying(health, "queue", f"the gateway store {mask_url(settings.gateway_store_url)}",
                                    open_queue_once, (StoreError,)))
-        bot_open_id, ledger, *rest = await _all(*waits)
+        bot_open_id, (ledger, context), *rest = await _all(*waits)
         queue: Queue | None = rest[0] if rest else None
         source: Source
         if queue is not None:
@@ -180,10 +191,11 @@ async def running(settings: Settings, *, standalone: bool = False, answerer: Ans
             source = HttpSource(settings)
         stack.push_async_callback(source.aclose)
         if answerer is None:
-            answerer = default_answerer(settings, bot_open_id)
+            answerer = default_answerer(settings, bot_open_id, context, ledger)
             stack.push_async_callback(answerer.aclose)
         _watch_llm(answerer, health, metrics, stack)
-        worker = Worker(settings, source, client, answerer, ledger, metrics, bot_open_id=bot_open_id)
+        worker = Worker(settings, source, client, answerer, ledger, metrics, bot_open_id=bot_open_id,
+                        context=context)
         gateway_url = ""
         if queue is not None:
             from larkdou.gateway.app import create_app as create_gateway

@@ -10,6 +10,8 @@
 - While a message is being handled its lease is extended (a heartbeat every third of the lease), so a
   slow answer is never delivered to another assistant meanwhile. A message that fails is left unacked:
   it comes back after its lease, and the queue parks it after `[gateway] max_attempts` deliveries.
+- The conversation (`larkdou.assistant.conversation`): each person's message is kept as context when
+  it is handled, each delivered answer after it was sent, and a recall drops the recalled answers.
 - `stop()` drains: no more fetching, answers already being written and recalls get
   `[assistant] drain_seconds` to finish and be acked, everything else is left unacked for redelivery.
 """
@@ -24,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from larkdou.answer.base import Answerer, Decision
+from larkdou.assistant.conversation import Conversation
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.recall import Recaller
 from larkdou.assistant.sources import Source
@@ -34,6 +37,7 @@ from larkdou.lark.codes import is_transient
 from larkdou.lark.client import reply_uuid, split_text
 from larkdou.message import Message
 from larkdou.store.base import Delivery, Ledger, SentMessage
+from larkdou.store.context import ContextStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,8 @@ class Worker:
     """Pulls from a `Source`, answers through an `Answerer`, sends with a Lark client."""
 
     def __init__(self, settings: Settings, source: Source, client: Messenger, answerer: Answerer,
-                 ledger: Ledger, metrics: AssistantMetrics, *, bot_open_id: str = ""):
+                 ledger: Ledger, metrics: AssistantMetrics, *, bot_open_id: str = "",
+                 context: ContextStore | None = None):
         self.settings = settings
         self.source = source
         self.client = client
@@ -66,6 +71,7 @@ class Worker:
         self.metrics = metrics
         self.bot_open_id = bot_open_id
         self.recaller = Recaller(ledger, client, metrics, concurrency=settings.assistant.recall_concurrency)
+        self.conversation = Conversation(settings, context, self.recaller) if context is not None else None
         self._answering = asyncio.Semaphore(settings.assistant.concurrency)
         self._prefetch = settings.assistant.concurrency * PREFETCH_PER_SLOT
         self._held = 0  # fetched, not yet handled
@@ -187,10 +193,11 @@ class Worker:
 
     # ---- recall -----------------------------------------------------------------------------
     async def _recall(self, msg: Message) -> Outcome:
-        allow = self.settings.lark_group.recall_allow
-        if allow and msg.user_id not in allow:
+        if not self.settings.for_chat(msg.group_id).may_recall(msg.user_id):
             return Outcome("skipped", "recall_not_allowed")
         report = await self.recaller.recall_chat(msg.group_id, msg.msg_time, cancel=self._cancel_older)
+        if self.conversation is not None:
+            await self.conversation.recalled(msg.group_id)
         if not report.complete:
             return Outcome("retry", "recall_incomplete", ack=False)
         return Outcome("recalled", f"{len(report.recalled)} recalled, {len(report.too_old)} too old")
@@ -209,6 +216,8 @@ class Worker:
             msg.mentioned_bot = True
         if await self.recaller.is_stale(msg.group_id, msg.msg_time):
             return Outcome("skipped", "recalled")
+        if self.conversation is not None:
+            await self.conversation.heard(msg)
         if await self.ledger.sent_for_source(msg.msg_id):
             return Outcome("skipped", "already_answered")
         async with self._answering:
@@ -224,6 +233,8 @@ class Worker:
         if outcome.status == "answered":
             self.metrics.answered.inc()
             self.metrics.answer_latency.observe(time.monotonic() - started)
+            if self.conversation is not None:
+                await self.conversation.answered(msg, decision)
         return outcome
 
     async def _generate(self, msg: Message) -> Decision | None:

@@ -60,7 +60,7 @@ class GroupJudge:
         self._per_minute = max(1, rpm // 2) if rpm else DEFAULT_CHECKS_PER_MINUTE
         self._recent: deque[float] = deque()  # when the checks of the last minute were asked
         self._bot = bot_open_id
-        self._decider: Decider | None = None
+        self._deciders: dict[str, Decider] = {}  # by index folder: one per knowledge base in use
         self.stats: Counter[str] = Counter()
 
     def _slot_free(self) -> bool:
@@ -74,10 +74,13 @@ class GroupJudge:
         return True
 
     def decider(self, kb: KnowledgeBase) -> Decider:
-        """The decider of `kb`, made again when `kb` is a new index (two threads may both make it: harmless)."""
-        if self._decider is None or self._decider.kb is not kb:
-            self._decider = Decider.for_kb(kb, self._override)
-        return self._decider
+        """The decider of `kb` (several knowledge bases each keep theirs), made again when `kb` is a new
+        index (two threads may both make it: harmless)."""
+        key = str(kb.index_dir.parent)
+        decider = self._deciders.get(key)
+        if decider is None or decider.kb is not kb:
+            decider = self._deciders[key] = Decider.for_kb(kb, self._override)
+        return decider
 
     async def decide(self, msg: Message, question: str, kb: KnowledgeBase, hits: list[Hit], *,
                      addressed: bool = False) -> Verdict:

@@ -25,6 +25,15 @@ see later tomorrow soon lol lmao haha hahaha wow got it noted np welcome congrat
 agreed agree right true indeed same here plus one +1 ack roger
 """.split())
 
+# "It works now": what people say when an answer solved their problem (a reply to the bot, say).
+DONE_PHRASES = frozenset("""
+解决 解决了 解决啦 已解决 问题解决了 搞定 搞定了 搞定啦 可以了 可以啦 好了 好啦 行了 行啦 成功了 成功啦 能用了 没问题了 懂啦
+明白啦 了解啦 了 啦 原来如此 学到了 试试 我试试 试一下 我试一下
+""".split())
+DONE_WORDS = frozenset("""
+works worked working fixed solved resolved done it now that this all makes sense will try i'll i ll
+""".split())
+
 # Greetings that, said to the bot itself (direct chat or @mention), get a short introduction.
 GREETINGS = frozenset("""
 你好 您好 大家好 哈喽 嗨 在吗 在不在 早 早啊 早安 早上好 上午好 中午好 下午好 晚上好 好久不见 hi hello hey morning
@@ -38,15 +47,15 @@ def _has_word(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
-def _social(word: str) -> bool:
+def _social(word: str, phrases: frozenset[str] = PHRASES, words: frozenset[str] = EN_WORDS) -> bool:
     """Whether `word` is one social phrase, or several run together ("好的谢谢", "收到收到")."""
-    if word in PHRASES or word in EN_WORDS or word.isdigit() or _LAUGH.match(word):
+    if word in phrases or word in words or word.isdigit() or _LAUGH.match(word):
         return True
     reachable = [True] + [False] * len(word)
     for i in range(len(word)):
         if reachable[i]:
             for j in range(i + 1, min(len(word), i + 6) + 1):
-                if word[i:j] in PHRASES or _LAUGH.match(word[i:j]):
+                if word[i:j] in phrases or _LAUGH.match(word[i:j]):
                     reachable[j] = True
     return reachable[-1]
 
@@ -55,16 +64,18 @@ def _pieces(text: str) -> list[str]:
     return [p for p in _SPLIT.split(text.strip().lower()) if p]
 
 
-def is_chitchat(text: str) -> bool:
-    """True for greetings, thanks, acknowledgements, laughter, bare numbers and emoji-only messages."""
+def is_chitchat(text: str, *, done: bool = False) -> bool:
+    """True for greetings, thanks, acknowledgements, laughter, bare numbers and emoji-only messages;
+    with `done`, also for saying a problem is solved ("解决了", "ok 了", "it works now, thanks")."""
+    phrases, words = (PHRASES | DONE_PHRASES, EN_WORDS | DONE_WORDS) if done else (PHRASES, EN_WORDS)
     pieces = _pieces(text)
     if not any(_has_word(p) for p in pieces):
         return True
     for piece in pieces:
         if not _has_word(piece):
             continue  # an emoji between words
-        word = "".join(ch for ch in piece if unicodedata.category(ch)[0] in "LN" or ch == "+")
-        if not _social(word):
+        word = "".join(ch for ch in piece if unicodedata.category(ch)[0] in "LN" or ch in "+'")
+        if not _social(word, phrases, words):
             return False
     return True
 

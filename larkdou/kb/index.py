@@ -10,7 +10,10 @@ Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
 
 A hit's relevance is in [0, 1]: the share of the question's information (IDF-weighted tokens) found
 in the passage; with embeddings it is the mean of that share and the passage's cosine similarity.
-Ranking fuses BM25 and dense results with reciprocal rank fusion. Whether an unaddressed group
+Ranking fuses BM25 and dense results with reciprocal rank fusion. A follow-up ("那助手呢？") is
+searched with its conversation's earlier question as `context`: the words only the context has count
+`CONTEXT_WEIGHT` times as much as the question's own, so the context says what the follow-up is about
+while a follow-up that changes the subject still finds its own subject. Whether an unaddressed group
 message is answered at all is decided elsewhere (`larkdou.decision`).
 """
 
@@ -36,6 +39,7 @@ FORMAT_VERSION = 1
 RRF_K = 60
 TEXT_VECTORS_KEPT = 512
 CANDIDATES = 10
+CONTEXT_WEIGHT = 0.5  # a context word's weight relative to a word of the question itself
 
 
 @dataclass
@@ -111,26 +115,34 @@ class KnowledgeBase:
         total = sum(self._idf(t) for t in wanted)
         return sum(self._idf(t) for t in wanted & have) / total if total else 0.0
 
-    def search(self, query: str, k: int = 4) -> list[Hit]:
-        """The `k` best passages for `query`, best first (empty when nothing matches)."""
+    def search(self, query: str, k: int = 4, *, context: str = "") -> list[Hit]:
+        """The `k` best passages for `query`, best first (empty when nothing matches). `context`: the
+        earlier text a follow-up refers to, its own words weighted `CONTEXT_WEIGHT` (see the module
+        docstring); relevance stays the share of `query`'s information."""
         tokens = query_tokens(query, self.df)
-        if not self.chunks or not tokens:
+        own = set(tokens)
+        extra = [t for t in query_tokens(context, self.df) if t not in own] if context else []
+        if not self.chunks or not (tokens or extra):
             return []
         n = min(len(self.chunks), max(k, CANDIDATES))
-        bm25_ranked = self.lexical(tokens, n)
+        bm25_ranked = self.lexical(tokens, n, context=extra)
         if self._vectors is None:
             hits = [Hit(self.chunks[d], s, self.coverage(tokens, self.chunks[d])) for d, s in bm25_ranked]
         else:
-            hits = self._fused(query, tokens, bm25_ranked, n)
+            hits = self._fused(f"{query} {context}".strip(), tokens, bm25_ranked, n)
         hits.sort(key=lambda h: (-h.score, -h.relevance))
         return hits[:k]
 
-    def lexical(self, tokens: list[str], n: int = CANDIDATES) -> list[tuple[int, float]]:
-        """(chunk number, raw BM25 score) of the `n` best chunks for these tokens, best first."""
-        if not self.chunks or not tokens:
+    def lexical(self, tokens: list[str], n: int = CANDIDATES, *,
+                context: list[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk number, raw BM25 score) of the `n` best chunks for these tokens, best first; the
+        `context` tokens add their scores times `CONTEXT_WEIGHT`."""
+        if not self.chunks or not (tokens or context):
             return []
         # get_scores + argpartition: the same scores as bm25s' retrieve without its per-call thread pool
-        scores = self._bm25.get_scores(tokens)
+        scores = self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.chunks), dtype=np.float32)
+        if context:
+            scores = scores + CONTEXT_WEIGHT * self._bm25.get_scores(context)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -52,3 +52,16 @@ def test_non_text_and_bot_messages_are_silent() -> None:
     assert route(group_msg("x", chat_type="p2p", message_type="image")).silence == "not_text"
     assert route(group_msg("加密 key 怎么配置", chat_type="p2p", sender_type="app")).silence == "from_bot"
     assert route(group_msg("@豆哥", mentions=[BOT], mentioned_bot=True)).silence == "empty"
+
+
+@pytest.mark.parametrize("text", ["解决了", "ok 了", "OK了", "好了，谢谢！", "搞定", "it works now, thanks", "that worked",
+                                  "好的我试试", "谢谢，问题解决了"])
+def test_saying_it_is_solved_is_silent_even_in_reply_to_the_bot(text: str) -> None:
+    assert route(group_msg(text, mentions=[BOT], mentioned_bot=True)).silence == "chitchat"
+    assert route(group_msg(text)).silence == "chitchat"
+
+
+@pytest.mark.parametrize("text", ["解决了吗？", "is it fixed now?", "还是不行，报错是 bad_signature", "那助手呢？",
+                                  "可以了吗"])
+def test_asking_whether_it_is_solved_is_not(text: str) -> None:
+    assert route(group_msg(text, mentions=[BOT], mentioned_bot=True)).silence == ""

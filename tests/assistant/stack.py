@@ -22,14 +22,21 @@ APP_SECRET = "test-app-secret"
 
 def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger: str = "",
                  gateway_store: str = "", lease: float = 30.0, max_attempts: int = 5,
-                 lark: dict[str, Any] | None = None, **assistant: Any) -> dict[str, Any]:
+                 lark: dict[str, Any] | None = None, kb: dict[str, Any] | None = None,
+                 llm: dict[str, Any] | None = None, groups: list[dict[str, Any]] | None = None,
+                 **assistant: Any) -> dict[str, Any]:
     """The config (as a TOML-ready dict) shared by the sandbox, the gateway and the assistant."""
     recall_allow = assistant.pop("recall_allow", [])
+    reply_in_thread = assistant.pop("reply_in_thread", False)
+    extra: dict[str, Any] = {"kb": kb or {}, "llm": llm or {}}
+    if groups:
+        extra["groups"] = groups
     return {
         "frontend": {
             "webhook_url": f"http://127.0.0.1:{gateway_port}/fetch",
             "lark_group": {"app_id": APP_ID, "app_secret": APP_SECRET, "encrypt_key": ENCRYPT_KEY,
-                           "verification_token": VERIFICATION_TOKEN, "recall_allow": recall_allow},
+                           "verification_token": VERIFICATION_TOKEN, "recall_allow": recall_allow,
+                           "reply_in_thread": reply_in_thread},
         },
         "gateway": {"host": "127.0.0.1", "port": gateway_port, "fetch_token": FETCH_TOKEN, "fetch_wait": 1.0,
                     "lease_seconds": lease, "max_attempts": max_attempts,
@@ -38,6 +45,7 @@ def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger
                       "store": ledger or f"sqlite:///{tmp_path / 'assistant.db'}", **assistant},
         "lark": {"domain": f"http://127.0.0.1:{sandbox_port}", **(lark or {})},
         "sandbox": {"host": "127.0.0.1", "port": sandbox_port},
+        **extra,
     }
 
 
@@ -54,9 +62,11 @@ class Sandbox:
     url: str
 
     async def say(self, chat_id: str, text: str, *, user: str = "alice", mention_bot: bool = False,
-                  chat_type: str = "group") -> str:
+                  chat_type: str = "group", parent_id: str = "", in_thread: bool = False) -> str:
+        """Post as `user`; with `parent_id` a reply quoting that message, `in_thread` in its thread."""
         r = await self.http.post(f"/sandbox/chats/{chat_id}/messages", json={
-            "user": user, "text": text, "mention_bot": mention_bot, "chat_type": chat_type})
+            "user": user, "text": text, "mention_bot": mention_bot, "chat_type": chat_type,
+            "parent_id": parent_id, "in_thread": in_thread})
         r.raise_for_status()
         return r.json()["message_id"]
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -77,19 +78,28 @@ async def world(tmp_path: Path, kb_dir: Path | None, *, llm_latency: float = 0.0
 class AssistantProcess:
     """`larkdou assistant --config …` as a child process."""
 
-    def __init__(self, w: World, *, standalone: bool = False):
+    def __init__(self, w: World, *, standalone: bool = False, api_port: int | None = None,
+                 name: str = "assistant"):
+        """`api_port`: another port than the config's (a second assistant on the same stores), written
+        to a config file of its own; `name`: its config and log file names."""
         self.world = w
         self.args = ["--standalone"] if standalone else []
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{w.settings.assistant.port}"
-        self.log = w.tmp / "assistant.log"
+        self.config_path = w.config_path
+        if api_port is not None:
+            data = tomllib.loads(w.config_path.read_text(encoding="utf-8"))
+            data["assistant"]["port"] = api_port
+            self.config_path = w.tmp / f"{name}.ini"
+            self.config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
+        self.url = f"http://127.0.0.1:{api_port or w.settings.assistant.port}"
+        self.log = w.tmp / f"{name}.log"
 
     async def start(self, timeout: float = 60, *, until_healthy: bool = True) -> None:
         """Start the process; return once /healthz says 200 (or, not `until_healthy`, answers at all)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LARKDOU_")}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "larkdou", "assistant", "--config", str(self.world.config_path),
+                [sys.executable, "-m", "larkdou", "assistant", "--config", str(self.config_path),
                  *self.args],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         async with httpx.AsyncClient(base_url=self.url) as http, asyncio.timeout(timeout):

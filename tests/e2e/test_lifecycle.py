@@ -97,6 +97,7 @@ async def test_a_redis_store_down_at_start_is_waited_for_with_a_log_line(tmp_pat
             await until(lambda: _status_is(proc, 200))
             question = await w.sandbox.say(CHAT, QUESTION)
             assert len(await w.wait_answered(CHAT, question)) == 1
+            await w.wait_drained()  # acked: stop() blocks this loop, where the gateway answers /ack
             assert proc.stop() == 0
         finally:
             proc.kill()

@@ -99,7 +99,8 @@ function renderMessage(m, replies, inThread) {
   const quote = el("button", "link reply-action", "回复");
   quote.onclick = () => setReply(m.message_id);
   const thread = el("button", "link thread-action", "话题回复");
-  thread.onclick = () => openThread(m.root_id && m.thread_id ? m.root_id : m.message_id);
+  // a thread belongs to the root of the reply tree, as the sandbox files replies in it (and Lark does)
+  thread.onclick = () => openThread(m.root_id || m.message_id);
   actions.append(quote, thread);
   if (!inThread && replies > 0) {
     const open = el("button", "link thread-link", `${replies} 条回复 ›`);
