@@ -5,8 +5,9 @@
 The sandbox (with its real rate limits), a real gateway, an LLM stand-in and the assistant (split
 mode, fetching over HTTP) run on loopback. In each round the bot first answers `--messages` questions
 in a chat, then starts on one more whose answer takes `--llm-latency` seconds; then someone says
-豆哥撤回. Measured, on the sandbox's clock: from the recall event reaching the gateway (the push got
-its 200) to the last of the bot's messages recalled.
+豆哥撤回 (the pending answer's card, which says "思考中…", is recalled with the rest). Measured, on
+the sandbox's clock: from the recall event reaching the gateway (the push got its 200) to the last of
+the bot's messages recalled.
 
 Reference, measured in the same run against the same sandbox: the same number of the bot's messages
 recalled one after another by a plain loop over the Lark client. Target: under 1 s; the ratio shows
@@ -57,7 +58,8 @@ async def recall_round(w: World, run, chat: str, n: int, latency: float) -> floa
     dropped = await run.worker.wait_handled(pending, timeout=60)
     w.llm.latency = 0.0
     bot = await w.sandbox.bot_messages(chat)
-    if len(bot) != n or not all(m["deleted"] for m in bot) or dropped.reason != "recalled":
+    answers = [m for m in bot if m["parent_id"] != pending]  # the pending one may have its "思考中…" card
+    if len(answers) != n or not all(m["deleted"] for m in bot) or dropped.reason != "recalled":
         raise SystemExit(f"wrong result: {len(bot)} bot messages, {sum(m['deleted'] for m in bot)} recalled, "
                          f"pending answer {dropped}")
     pushed = (await w.sandbox.http.get("/sandbox/deliveries", params={"message_id": recall})).json()["items"]

@@ -121,6 +121,8 @@ class AssistantConfig(_Section):
     context_messages: int = Field(6, ge=0, le=50)
     context_per_chat: int = Field(50, ge=1, le=1000)
     context_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # how replies look: Lark cards (markdown, sources as links, streamed while an LLM writes) or plain text
+    reply_format: Literal["card", "text"] = "card"
     drain_seconds: float = Field(20.0, ge=0, le=3600)  # on SIGTERM: time for answers in flight to finish
 
 

@@ -45,6 +45,7 @@ api_token = ""                # LARKDOU_API_TOKEN; when set, /api/ask and /metri
 store = "sqlite:///workdir/assistant.db" # the sent-message ledger; or redis://…
 work_dir = "workdir"
 concurrency = 8               # chats answered at the same time
+reply_format = "card"         # Lark cards (streamed while an LLM writes them), or "text"
 context_messages = 6          # earlier messages (replies, thread) used to answer a follow-up
 drain_seconds = 20            # on SIGTERM: time for answers in flight to finish before exiting
 

@@ -3,13 +3,18 @@
 It writes a config with generated sandbox credentials into a work dir (temporary unless given),
 builds the sample knowledge base, plays a short scripted conversation in a sandbox group, prints the
 transcript, then keeps running and prints the sandbox page's URL so that you can chat with the bot.
+Replies are Lark cards (the transcript shows what they say). With `--llm` an OpenAI-compatible
+stand-in (`larkdou.sandbox.llm`) writes the answers from the documents' passages, a word every
+`--llm-delay` seconds, and they are streamed into their cards: watch them grow on the sandbox page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import secrets
 import socket
 import tempfile
@@ -23,9 +28,11 @@ import tomli_w
 from larkdou import logs
 from larkdou.assistant.main import Running, running, until_signalled
 from larkdou.config import Settings, build_settings
+from larkdou.lark.cards import card_as_text
 from larkdou.serving import check_free, serving
 
 HOST = "127.0.0.1"
+LLM_DELAY = 0.05  # seconds between the words of an answer the LLM stand-in writes (`--llm`)
 
 
 @dataclass
@@ -134,6 +141,27 @@ async def _until_healthy(url: str, timeout: float = 20.0) -> None:
             await asyncio.sleep(0.1)
 
 
+_PASSAGE = re.compile(r"^\[(\d+)\] \(.*?\)\n(.+?)(?=\n\n\[\d+\] \(|\n\nQuestion: |\Z)", re.MULTILINE | re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])(?=\s)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def demo_reply(messages: list[dict[str, Any]]) -> str:
+    """What the LLM stand-in answers in the demo: the first sentences (before any code) of the prompt's
+    first passage in the question's language, cited; "NO_ANSWER" without passages."""
+    from larkdou.answer.prompt import NO_ANSWER
+
+    user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    zh = bool(_CJK.search(user.rsplit("Question: ", 1)[-1]))
+    passages = _PASSAGE.findall(user)
+    passages = [p for p in passages if bool(_CJK.search(p[1])) == zh] or passages
+    if not passages:
+        return NO_ANSWER
+    number, text = passages[0]
+    sentences = [x for x in _SENTENCE_END.split(" ".join(text.split("```")[0].split())) if x.strip()]
+    return "".join(sentences[:4]).strip() + f" [{number}]"
+
+
 async def play(sandbox_url: str, assistant: Running, script: list[Line] = SCRIPT,
                chat_id: str = "", out=print) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """Post the script into a sandbox group (by default the one the sandbox page opens on), one line
@@ -151,7 +179,7 @@ async def play(sandbox_url: str, assistant: Running, script: list[Line] = SCRIPT
             outcome = await assistant.worker.wait_handled(msg_id, timeout=120)
             for item in await _chat(http, chat_id):
                 if item["parent_id"] == msg_id and item["sender"]["type"] == "app":
-                    out(_indent(f"{item['sender']['name']}: {item['text']}"))
+                    out(_indent(f"{item['sender']['name']}: {said(item)}"))
             if outcome.status == "recalled":
                 out(f"    [{outcome.reason}]")
             elif outcome.status == "skipped":
@@ -165,6 +193,14 @@ async def _chat(http: httpx.AsyncClient, chat_id: str) -> list[dict[str, Any]]:
     return resp.json()["items"]
 
 
+def said(item: dict[str, Any]) -> str:
+    """What a sandbox message says to a reader: a card's title, text and notes, or the text."""
+    if item.get("msg_type") == "interactive":
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            return card_as_text(json.loads(item["content"]))
+    return item["text"]
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
@@ -174,7 +210,7 @@ def transcript(items: list[dict[str, Any]]) -> str:
     lines = []
     for item in items:
         who = item["sender"]["name"]
-        lines.append(f"  {who}: (recalled)" if item["deleted"] else _indent(f"{who}: {item['text']}")[2:])
+        lines.append(f"  {who}: (recalled)" if item["deleted"] else _indent(f"{who}: {said(item)}")[2:])
     return "\n".join(lines)
 
 
@@ -190,7 +226,17 @@ def _log_to_file(path: Path) -> None:
     root.addHandler(to_file)
 
 
-async def _run(once: bool, work_dir: Path, receive_mode: str | None) -> None:
+@contextlib.asynccontextmanager
+async def llm_stand_in(settings: Settings, delay: float) -> AsyncIterator[str]:
+    """The LLM stand-in on a free loopback port, `[llm]` pointed at it; yields its URL."""
+    from larkdou.sandbox.llm import create_app as create_llm
+
+    async with serving(create_llm(reply=demo_reply, token_delay=delay), HOST, 0) as url:
+        settings.llm.base_url, settings.llm.model, settings.llm.max_tokens = f"{url}/v1", "larkdou-stand-in", 1024
+        yield url
+
+
+async def _run(once: bool, work_dir: Path, receive_mode: str | None, llm_delay: float | None) -> None:
     settings = write_config(work_dir, receive_mode)
     logs.register_settings_secrets(settings)
     in_file = f" in {settings.source}"
@@ -202,7 +248,11 @@ async def _run(once: bool, work_dir: Path, receive_mode: str | None) -> None:
     from larkdou.kb import build_sample_kb
 
     await asyncio.to_thread(build_sample_kb, settings, progress=True)
-    async with demo_stack(settings) as (sandbox_url, assistant):
+    async with contextlib.AsyncExitStack() as stack:
+        if llm_delay is not None:
+            url = await stack.enter_async_context(llm_stand_in(settings, llm_delay))
+            print(f"LLM stand-in {url}/v1: answers from the passages, a word every {llm_delay:g} s, streamed into cards")
+        sandbox_url, assistant = await stack.enter_async_context(demo_stack(settings))
         await until_signalled(_show(sandbox_url, assistant, settings, once))
     print("demo stopped")
 
@@ -210,7 +260,10 @@ async def _run(once: bool, work_dir: Path, receive_mode: str | None) -> None:
 async def _show(sandbox_url: str, assistant: Running, settings: Settings, once: bool) -> None:
     mode = settings.lark_group.receive_mode
     print(f"sandbox {sandbox_url}, gateway {settings.frontend.webhook_url}, assistant {assistant.api_url}")
-    print(f"events from the sandbox by {mode.replace('_', ' ')}\n")
+    replies = "Lark cards" if settings.assistant.reply_format == "card" else "plain text"
+    writer = (f"written by the LLM at {settings.llm.base_url}" if settings.llm.base_url
+              else "quoted from the documents (larkdou demo --llm: written by an LLM stand-in, streamed)")
+    print(f"events from the sandbox by {mode.replace('_', ' ')}; replies as {replies}, {writer}\n")
     items = await play(sandbox_url, assistant)
     print("\nthe group now:")
     print(transcript(items))
@@ -224,11 +277,12 @@ async def _show(sandbox_url: str, assistant: Running, settings: Settings, once: 
     await asyncio.Event().wait()
 
 
-def run(once: bool = False, work_dir: Path | None = None, receive_mode: str | None = None) -> None:
-    """Entry point of `larkdou demo`."""
+def run(once: bool = False, work_dir: Path | None = None, receive_mode: str | None = None,
+        llm_delay: float | None = None) -> None:
+    """Entry point of `larkdou demo`; `llm_delay`: run the LLM stand-in, a word every so many seconds."""
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="larkdou-demo-")))
         work_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run(once, work_dir.resolve(), receive_mode))
+            asyncio.run(_run(once, work_dir.resolve(), receive_mode, llm_delay))

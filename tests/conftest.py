@@ -64,3 +64,15 @@ def port() -> int:
 for _var in list(os.environ):
     if _var.startswith("LARKDOU_"):
         os.environ.pop(_var)
+
+
+@pytest.fixture(scope="session")
+def sample_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample knowledge base, built once per session; its index folder (read-only)."""
+    from larkdou.config import build_settings
+    from larkdou.kb import build_sample_kb
+
+    work = tmp_path_factory.mktemp("sample-kb")
+    settings = build_settings({"assistant": {"work_dir": str(work)}}, base_dir=work, env={})
+    build_sample_kb(settings)
+    return settings.kb_dir

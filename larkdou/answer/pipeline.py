@@ -14,23 +14,31 @@ recall in the chat) leaves nothing half done. It never raises for ordinary failu
   message in a thread where the bot answered is meant for it, but answered only when the group
   decision (told so) says it is a question; thanks and "解决了" there stay silent.
 - Other group messages are answered when the group decision (`larkdou.decision`) says so; silence
-  when the LLM fails or declines.
+  when the LLM fails or declines — unless part of the LLM's answer is already shown (streamed into a
+  card): then the excerpt replaces it when there is one.
+
+With `decide(msg, stream=True)` an LLM answer comes as `Decision.stream` (`larkdou.answer.streamed`),
+started only when its consumer reads it; otherwise it is written out before `decide` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
+from typing import AsyncIterator, Callable
 
-from larkdou.answer.base import Decision
+from larkdou.answer.base import Decision, Streamed
 from larkdou.answer.commands import FORGET, KB, Command, command_of, forget_reply, help_reply, kb_reply
 from larkdou.answer.compose import (extractive_reply, introduction, llm_reply, llm_unavailable_reply,
                                     no_match_reply, not_built_reply)
 from larkdou.answer.followup import Earlier, follow_up_reason, match, search
 from larkdou.answer.llm import LLMClient
 from larkdou.answer.policy import Route, route
-from larkdou.answer.prompt import build_messages, declined
+from larkdou.answer.prompt import build_messages
 from larkdou.answer.reply import Reply, question_language
+from larkdou.answer.streamed import settle
 from larkdou.config import Settings
 from larkdou.decision.judge import GroupJudge
 from larkdou.errors import LLMError, StoreError
@@ -43,6 +51,10 @@ from larkdou.store.base import Ledger
 from larkdou.store.context import ContextStore
 
 log = logging.getLogger(__name__)
+
+# whether the `decide` running in this context may return a streamed LLM answer (set by `decide`, read
+# by `_ask`, so that the routing in between need not carry it)
+_STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar("larkdou_streaming", default=False)
 
 
 class KBAnswerer:
@@ -65,7 +77,8 @@ class KBAnswerer:
         """The LLM client (None: excerpts only); the assistant watches its health."""
         return self._llm
 
-    async def decide(self, msg: Message) -> Decision:
+    async def decide(self, msg: Message, *, stream: bool = False) -> Decision:
+        _STREAMING.set(stream)
         chat = self._settings.for_chat(msg.chat_id)
         if chat.mode == "off":
             return self._log(msg, Decision(False, "mode_off"))
@@ -100,7 +113,7 @@ class KBAnswerer:
             if earlier:
                 hits = await asyncio.to_thread(search, kb, r.question, earlier, self._settings.kb.top_k)
         if self._llm is not None:
-            return self._log(msg, await self._ask(msg, r, hits, reason, score, earlier.history()))
+            return self._log(msg, await self._ask(msg, r, kb, hits, reason, score, earlier))
         return self._log(msg, Decision(True, reason, score=score, reply=self._extract(r.question, kb, hits, earlier)))
 
     async def _route(self, msg: Message) -> tuple[Route, Earlier]:
@@ -136,7 +149,7 @@ class KBAnswerer:
             return Decision(False, "no_kb")
         if self._llm is None:
             return Decision(True, "no_kb", reply=not_built_reply(r.question, chat.kb))
-        return await self._ask(msg, r, [], "no_kb", None, (await self._earlier(msg)).history())
+        return await self._ask(msg, r, None, [], "no_kb", None, await self._earlier(msg), kb_name=chat.kb)
 
     async def _addressed(self, msg: Message, r: Route, kb: KnowledgeBase, hits: list[Hit],
                          earlier: Earlier) -> Decision:
@@ -144,13 +157,14 @@ class KBAnswerer:
         m = match(kb, r.question, earlier, hits, question_language(r.question))
         extracted = self._extract(r.question, kb, hits, earlier) if m.strong else None
         if self._llm is not None and hits:
-            d = await self._ask(msg, r, hits, r.reason, m.strength, earlier.history())
-            if d.answer:
-                return d
-            if d.reason == "llm_error" and m.strong:
-                reply = extracted or llm_unavailable_reply(r.question)
-                return Decision(True, r.reason, score=m.strength, reply=reply)
-        elif extracted is not None:
+            # the LLM down: the excerpt, or a notice; what the documents cover when nothing matched strongly
+            def failed(shown: bool) -> Reply | None:
+                if not m.strong:
+                    return no_match_reply(r.question, kb)
+                return extracted or llm_unavailable_reply(r.question)
+
+            return await self._ask(msg, r, kb, hits, r.reason, m.strength, earlier, failed=failed)
+        if extracted is not None:
             return Decision(True, r.reason, score=m.strength, reply=extracted)
         return Decision(True, r.reason, score=m.strength, reply=no_match_reply(r.question, kb))
 
@@ -175,18 +189,48 @@ class KBAnswerer:
         return extractive_reply(question, hits, kb, self._settings.kb.excerpt_chars, self._settings.kb.source_url,
                                 context=earlier.context)
 
-    async def _ask(self, msg: Message, r: Route, hits: list[Hit], reason: str, score: float | None,
-                   history: list[dict[str, str]] | None = None) -> Decision:
+    async def _ask(self, msg: Message, r: Route, kb: KnowledgeBase | None, hits: list[Hit], reason: str,
+                   score: float | None, earlier: Earlier, *, failed: Callable[[bool], Reply | None] | None = None,
+                   kb_name: str = "default") -> Decision:
+        """The LLM's answer from `hits` (and the earlier exchange): streamed when `decide` was asked to,
+        else written out. What is said instead when it declines or fails: for an addressed question
+        what the documents cover, or `failed` (default: a notice); for others nothing, or the excerpt
+        if part of the answer is shown."""
+        assert self._llm is not None
+        messages = build_messages(r.question, hits, earlier.history())
+        question, base_url, streaming = r.question, self._settings.kb.source_url, _STREAMING.get()
+
+        def instead_of_decline() -> Reply | None:
+            if not r.addressed:
+                return None
+            return no_match_reply(question, kb) if kb is not None else not_built_reply(question, kb_name)
+
+        def instead_of_failure(shown: bool) -> Reply | None:
+            if r.addressed:
+                return llm_unavailable_reply(question)
+            return self._extract(question, kb, hits, earlier) if shown and kb is not None else None
+
+        written = Streamed(
+            pieces=lambda: self._written(msg, messages, streaming),
+            finish=lambda text: llm_reply(question, text, hits, base_url),
+            language=question_language(question), addressed=r.addressed,
+            declined=instead_of_decline, failed=failed or instead_of_failure)
+        d = Decision(True, reason, score=score, mode="llm", stream=written)
+        return d if streaming else await settle(d)
+
+    async def _written(self, msg: Message, messages: list[dict[str, str]], streaming: bool) -> AsyncIterator[str]:
+        """The LLM's text as it is written (in one piece when not streaming); a failure is logged."""
         assert self._llm is not None
         try:
-            answer = await self._llm.chat(build_messages(r.question, hits, history))
+            if streaming:
+                async with contextlib.aclosing(self._llm.stream(messages)) as pieces:  # type: ignore[type-var]
+                    async for piece in pieces:
+                        yield piece
+            else:
+                yield await self._llm.chat(messages)
         except LLMError as exc:
             log.warning("chat_id=%s message_id=%s LLM failed: %s", msg.chat_id, msg.msg_id, exc)
-            return Decision(False, "llm_error", score=score)
-        if declined(answer):
-            return Decision(False, "llm_declined", score=score)
-        reply = llm_reply(r.question, answer, hits, self._settings.kb.source_url)
-        return Decision(True, reason, score=score, reply=reply)
+            raise
 
     def _log(self, msg: Message, d: Decision) -> Decision:
         score = "-" if d.score is None else f"{d.score:.3f}"

@@ -59,9 +59,12 @@ def build_messages(question: str, hits: list[Hit],
     return [{"role": "system", "content": SYSTEM + note}, *history, {"role": "user", "content": user}]
 
 
+DECLINE_MAX = 160  # characters: a longer reply is an answer even when it says the documents lack something
+
+
 def declined(reply: str) -> bool:
     """Whether the LLM said the documents do not answer the question."""
     text = reply.strip().strip("。.!！\"'`")
     if text.upper().startswith(NO_ANSWER) or text.upper().endswith(NO_ANSWER):
         return True
-    return len(text) < 160 and bool(_DECLINES.search(text))
+    return len(text) < DECLINE_MAX and bool(_DECLINES.search(text))

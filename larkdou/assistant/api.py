@@ -2,7 +2,8 @@
 serves (on a registry of their own: several apps share one process in tests and in the demo).
 
 `/healthz` reports each dependency (see `larkdou.health`) and keeps the short `store` field.
-`/api/ask` runs the answerer on a text and returns its decision and answer; nothing is sent to Lark.
+`/api/ask` runs the answerer on a text and returns its decision and the complete answer (an answer an
+LLM streams is written out first); nothing is sent to Lark.
 It answers 503 until start-up has an answerer (`app.state.answerer`).
 With `[assistant] api_token` set, `/api/ask` and `/metrics` need `Authorization: Bearer <api_token>`
 (`/healthz` stays open for load balancers). The API listens on 127.0.0.1 unless `[assistant] host`
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from larkdou.answer.base import Answerer
+from larkdou.answer.streamed import settle
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.health import Health, store_word
 from larkdou.message import Message
@@ -101,7 +103,7 @@ def create_app(answerer: Answerer | None, metrics: AssistantMetrics, health: Hea
         answerer: Answerer | None = request.app.state.answerer
         if answerer is None:
             return error_response(503, "starting", "the assistant is starting; see /healthz for what it waits for")
-        decision = await answerer.decide(msg)
+        decision = await settle(await answerer.decide(msg))
         return JSONResponse({"answer": decision.answer, "reason": decision.reason, "text": decision.text,
                              "sources": decision.sources, "score": decision.score, "mode": decision.mode})
 

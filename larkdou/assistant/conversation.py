@@ -6,9 +6,9 @@ an answer another one sent:
 - `heard(msg)`: a person's text message (group or direct chat), without its @mentions, when it is
   handled; not in chats whose mode is "off", not chat commands, not thanks and the like (they say
   nothing a follow-up needs, and would crowd a busy thread's last messages out);
-- `answered(msg, decision)`: after an answer was delivered, the bot's answer with its text and
-  sources, under the id of its first message (from the ledger; a reply to a later part of a long
-  answer finds it through the reply tree they share). A recall in the chat that raced the recording is checked after it, as a send is, so a
+- `answered(msg, reply, messages)`: after an answer was delivered, the bot's answer with its text and
+  sources, under the id of its first message, at the time that message appeared (a reply to a later
+  part of a long answer finds it through the reply tree they share). A recall in the chat that raced the recording is checked after it, as a send is, so a
   recalled answer never stays as context;
 - `recalled(chat_id)`: a recall took the bot's words back: they are dropped from the context (on every
   instance, as the store is shared). The people's messages stay.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from larkdou.answer.base import Decision
+from larkdou.answer.reply import Reply
 from larkdou.answer.commands import command_of
 from larkdou.answer.policy import TEXT_TYPES, question_text
 from larkdou.assistant.recall import Recaller
@@ -28,10 +28,11 @@ from larkdou.config import Settings
 from larkdou.errors import StoreError
 from larkdou.kb.chitchat import is_chitchat
 from larkdou.message import Message
+from larkdou.store.common import now_ms
 from larkdou.store.context import ContextEntry, ContextStore
 
 log = logging.getLogger(__name__)
-NOT_REMEMBERED = ("command", "greeting")  # answers that are not part of the conversation
+REMEMBERED = ("llm", "extractive")  # the kinds of reply that are part of the conversation
 
 
 def said(msg: Message) -> ContextEntry:
@@ -61,19 +62,18 @@ class Conversation:
         except StoreError as exc:
             log.warning("chat=%s message=%s: not kept as context: %s", msg.chat_id, msg.msg_id, exc)
 
-    async def answered(self, msg: Message, decision: Decision) -> None:
-        """Remember the bot's answer to `msg`, which was just delivered."""
-        if decision.reason in NOT_REMEMBERED:
+    async def answered(self, msg: Message, reply: Reply, messages: list[str]) -> None:
+        """Remember the bot's answer to `msg`, just delivered in `messages` (the bot's message ids, by
+        part). Notices (greetings, commands, "not built") and "not found" replies are not kept."""
+        if reply.kind not in REMEMBERED or not messages or not reply.body.strip():
             return
-        text = decision.reply.body if decision.reply is not None and decision.reply.body.strip() else decision.text
         try:
-            sent = await self.recaller.ledger.sent_for_source(msg.msg_id)
-            if not sent:
-                return
-            first = sent[0]
-            await self.store.record(ContextEntry.bot(msg, first.message_id, text, decision.sources, first.sent_at_ms))
+            first = await self.recaller.ledger.find_sent(messages[0])  # when it appeared in the chat
+            at_ms = first.sent_at_ms if first is not None and first.sent_at_ms else now_ms()
+            await self.store.record(ContextEntry.bot(msg, messages[0], reply.body,
+                                                     [s.citation for s in reply.sources], at_ms))
             if await self.recaller.is_stale(msg.chat_id, msg.msg_time):
-                await self.store.drop_bot(msg.chat_id, [first.message_id])  # a recall raced the recording
+                await self.store.drop_bot(msg.chat_id, [messages[0]])  # a recall raced the recording
         except StoreError as exc:
             log.warning("chat=%s message=%s: the answer is not kept as context: %s", msg.chat_id, msg.msg_id, exc)
 

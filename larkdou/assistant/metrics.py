@@ -21,6 +21,11 @@ class AssistantMetrics:
                                       registry=r)
         self.send_failures = Counter("larkdou_send_failures", "Lark API calls that failed for good",
                                      ["code"], registry=r)
+        self.streamed = Counter("larkdou_streamed_answers", "Answers streamed into a card while an LLM wrote them",
+                                registry=r)
+        self.card_updates = Counter("larkdou_card_updates", "Updates sent to cards being streamed", registry=r)
+        self.resumed = Counter("larkdou_answers_resumed", "Unfinished answers (a crash between parts or mid-stream) "
+                               "finished when their message came back", registry=r)
         self.answer_latency = Histogram(
             "larkdou_answer_latency_seconds", "From taking a message to its answer being sent",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80), registry=r)

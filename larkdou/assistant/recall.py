@@ -3,7 +3,8 @@
 The procedure (safe with several assistants on one shared ledger, and across crashes):
 1. set the chat's recall mark to the command's create time, so no answer to an older message is sent
    from now on (every sender checks the mark before sending and again after recording);
-2. cancel the answer being generated in that chat (this process);
+2. cancel the answer being generated in that chat (this process), and stop an answer being streamed
+   into a card there: no update of it is started after that;
 3. recall every ledger message of the chat concurrently, within the client's rate limits.
 Messages past Lark's recall window, already gone, or not the bot's are reported and dropped from the
 ledger, and so are those Lark refuses with any other permanent error (`lark.codes.is_transient`: it
@@ -15,10 +16,11 @@ Recalling twice is harmless: the second pass finds nothing left.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable, Iterable
 
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.lark.api import Messenger
@@ -58,13 +60,15 @@ class Recaller:
         self._limit = asyncio.Semaphore(concurrency)
 
     async def recall_chat(self, chat_id: str, mark_ms: int,
-                          cancel: Callable[[str, int], object] | None = None) -> RecallReport:
-        """Set the mark, cancel the chat's in-flight answer (`cancel(chat_id, mark_ms)`), then recall
-        everything recorded in the chat."""
+                          cancel: Callable[[str, int], Awaitable[None] | None] | None = None) -> RecallReport:
+        """Set the mark, cancel the chat's in-flight answer (`cancel(chat_id, mark_ms)`, awaited when it
+        returns an awaitable), then recall everything recorded in the chat."""
         mark_ms = mark_ms or now_ms()
         await self.ledger.set_recall_mark(chat_id, mark_ms)
         if cancel is not None:
-            cancel(chat_id, mark_ms)
+            stopping = cancel(chat_id, mark_ms)
+            if inspect.isawaitable(stopping):
+                await stopping
         report = RecallReport(chat_id)
         sent = await self.ledger.sent_in_chat(chat_id)
         await asyncio.gather(*(self._recall_one(s, report) for s in sent))
@@ -102,6 +106,12 @@ class Recaller:
                 report.recalled.append(sent.message_id)
                 self.metrics.recalled.inc()
         await self.ledger.mark_recalled(sent.message_id)
+
+    async def take_back(self, chat_id: str, sent: Iterable[SentMessage]) -> RecallReport:
+        """Recall these bot messages (e.g. a card whose answer came to nothing); see `RecallReport`."""
+        report = RecallReport(chat_id)
+        await asyncio.gather(*(self._recall_one(s, report) for s in sent))
+        return report
 
     async def is_stale(self, chat_id: str, msg_time_ms: int) -> bool:
         """True when a recall in the chat came at or after the message: its answer must not be sent."""

@@ -5,8 +5,12 @@
 - Messages of one chat are handled one after another, in the order fetched; different chats run
   concurrently, at most `[assistant] concurrency` answers being generated at a time.
 - A message is acked only after it is fully handled (answered, skipped or recalled). Exactly one
-  answer: a message whose answer is in the ledger is skipped, and every send carries a `uuid` derived
-  from the source message id, so a crash between sending and recording cannot post twice.
+  answer: a message whose answer is in the ledger is skipped, one whose answer was interrupted (a crash
+  between its parts, or while it was streamed into a card) is finished, and every send carries a `uuid`
+  derived from the source message id, so a crash between sending and recording cannot post twice
+  (`larkdou.assistant.deliver`).
+- With `[assistant] reply_format = "card"` an answer an LLM writes is streamed into a card
+  (`larkdou.assistant.live`); a recall in the chat stops it before recalling.
 - While a message is being handled its lease is extended (a heartbeat every third of the lease), so a
   slow answer is never delivered to another assistant meanwhile. A message that fails is left unacked:
   it comes back after its lease, and the queue parks it after `[gateway] max_attempts` deliveries.
@@ -21,22 +25,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import logging
 import time
-from dataclasses import dataclass
 
 from larkdou.answer.base import Answerer, Decision
 from larkdou.assistant.conversation import Conversation
+from larkdou.assistant.deliver import Deliverer, Outcome, Progress
 from larkdou.assistant.metrics import AssistantMetrics
 from larkdou.assistant.recall import Recaller
 from larkdou.assistant.sources import Source
 from larkdou.config import Settings
-from larkdou.errors import LarkAPIError, MessageGoneError
 from larkdou.lark.api import Messenger
-from larkdou.lark.codes import is_transient
-from larkdou.lark.client import reply_uuid, split_text
 from larkdou.message import Message
-from larkdou.store.base import Delivery, Ledger, SentMessage
+from larkdou.store.base import Delivery, Ledger
 from larkdou.store.context import ContextStore
 
 log = logging.getLogger(__name__)
@@ -47,14 +49,15 @@ log = logging.getLogger(__name__)
 PREFETCH_PER_SLOT = 2
 RECALL_ONLY_WAIT = 1.0  # seconds of each recall-only long-poll while full, before looking at room again
 
+__all__ = ["Outcome", "Worker"]
 
-@dataclass
-class Outcome:
-    """How a message was handled. `ack` false: left unacked so that the gateway delivers it again."""
 
-    status: str  # "answered" | "skipped" | "recalled" | "retry"
-    reason: str = ""
-    ack: bool = True
+def takes_stream(answerer: Answerer) -> bool:
+    """Whether the answerer can stream (`decide(msg, stream=True)`, see `larkdou.answer.base`)."""
+    try:
+        return "stream" in inspect.signature(answerer.decide).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class Worker:
@@ -72,6 +75,8 @@ class Worker:
         self.bot_open_id = bot_open_id
         self.recaller = Recaller(ledger, client, metrics, concurrency=settings.assistant.recall_concurrency)
         self.conversation = Conversation(settings, context, self.recaller) if context is not None else None
+        self.deliverer = Deliverer(settings, client, ledger, self.recaller, metrics)
+        self._streams = settings.assistant.reply_format == "card" and takes_stream(answerer)
         self._answering = asyncio.Semaphore(settings.assistant.concurrency)
         self._prefetch = settings.assistant.concurrency * PREFETCH_PER_SLOT
         self._held = 0  # fetched, not yet handled
@@ -202,10 +207,11 @@ class Worker:
             return Outcome("retry", "recall_incomplete", ack=False)
         return Outcome("recalled", f"{len(report.recalled)} recalled, {len(report.too_old)} too old")
 
-    def _cancel_older(self, chat_id: str, mark_ms: int) -> None:
+    async def _cancel_older(self, chat_id: str, mark_ms: int) -> None:
         current = self._generating.get(chat_id)
         if current is not None and current[1].msg_time <= mark_ms:
             current[0].cancel()
+        await self.deliverer.halt(chat_id, mark_ms)
 
     # ---- answering --------------------------------------------------------------------------
     async def _answer(self, msg: Message) -> Outcome:
@@ -218,28 +224,42 @@ class Worker:
             return Outcome("skipped", "recalled")
         if self.conversation is not None:
             await self.conversation.heard(msg)
-        if await self.ledger.sent_for_source(msg.msg_id):
+        progress = await self.deliverer.progress(msg.msg_id)
+        if progress.answered:
             return Outcome("skipped", "already_answered")
         async with self._answering:
             self._in_flight.add(asyncio.current_task())  # type: ignore[arg-type]  # drained, not dropped
-            decision = await self._generate(msg)
-        if decision is None:
-            return Outcome("skipped", "recalled")
-        if not decision.answer or not decision.text.strip():
-            return Outcome("skipped", decision.reason or "no_answer")
-        if await self.recaller.is_stale(msg.group_id, msg.msg_time):
-            return Outcome("skipped", "recalled")
-        outcome = await self._send(msg, decision.text)
+            outcome = await self._answer_now(msg, progress)
         if outcome.status == "answered":
             self.metrics.answered.inc()
             self.metrics.answer_latency.observe(time.monotonic() - started)
-            if self.conversation is not None:
-                await self.conversation.answered(msg, decision)
+            if self.conversation is not None and outcome.reply is not None:
+                await self.conversation.answered(msg, outcome.reply, outcome.messages)
         return outcome
 
-    async def _generate(self, msg: Message) -> Decision | None:
+    async def _answer_now(self, msg: Message, progress: Progress) -> Outcome:
+        """Decide (unless an unfinished answer's reply is known already) and deliver."""
+        unfinished = progress.plan is not None
+        if unfinished:
+            self.metrics.resumed.inc()
+            log.info("chat=%s message=%s: finishing an answer interrupted after %d part(s)", msg.group_id,
+                     msg.msg_id, len(progress.sent))
+        if progress.reply is not None:
+            decision: Decision | None = Decision(True, "resumed", reply=progress.reply)
+        else:
+            decision = await self._generate(msg, stream=self._streams and not unfinished)
+        if decision is None:
+            return Outcome("skipped", "recalled")
+        if not unfinished and (not decision.answer or (decision.stream is None and not decision.text.strip())):
+            return Outcome("skipped", decision.reason or "no_answer")
+        if await self.recaller.is_stale(msg.group_id, msg.msg_time):
+            return Outcome("skipped", "recalled")
+        return await self.deliverer.deliver(msg, decision, progress)
+
+    async def _generate(self, msg: Message, *, stream: bool = False) -> Decision | None:
         """The answerer's decision, or None when a recall in the chat cancelled it."""
-        task = asyncio.create_task(self.answerer.decide(msg))
+        task = asyncio.create_task(self.answerer.decide(msg, stream=True) if stream  # type: ignore[call-arg]
+                                   else self.answerer.decide(msg))
         self._generating[msg.group_id] = (task, msg)
         try:
             return await task
@@ -251,26 +271,6 @@ class Worker:
             raise
         finally:
             self._generating.pop(msg.group_id, None)
-
-    async def _send(self, msg: Message, text: str) -> Outcome:
-        for index, chunk in enumerate(split_text(text)):
-            try:
-                info = await self.client.reply_text(
-                    msg.msg_id, chunk, uuid=reply_uuid(msg.msg_id, index),
-                    reply_in_thread=self.settings.lark_group.reply_in_thread, chat_id=msg.group_id)
-            except MessageGoneError:
-                return Outcome("skipped", "question_gone")
-            except LarkAPIError as exc:
-                self.metrics.send_failures.labels(code=str(exc.code)).inc()
-                log.warning("chat=%s message=%s: reply failed code=%s http=%s log_id=%s", msg.group_id,
-                            msg.msg_id, exc.code, exc.http_status, exc.log_id)
-                retry = is_transient(exc)
-                return Outcome("retry" if retry else "skipped", "send_failed", ack=not retry)
-            sent = SentMessage(message_id=info.message_id, chat_id=info.chat_id or msg.group_id,
-                               source_msg_id=msg.msg_id, sent_at_ms=info.create_time_ms)
-            if not await self.recaller.record_and_guard(sent, msg.msg_time):
-                return Outcome("skipped", "recalled")
-        return Outcome("answered")
 
     # ---- observing and stopping -------------------------------------------------------------
     async def _remember(self, msg_id: str, outcome: Outcome) -> None:

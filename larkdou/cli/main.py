@@ -78,12 +78,19 @@ def sandbox(config: str | None, port: int | None, callback: str | None) -> None:
 @click.option("--work-dir", default=None, type=click.Path(file_okay=False), help="keep state here (default: a temporary dir)")
 @click.option("--long-connection", "long_connection", is_flag=True,
               help="receive events over the long connection instead of the webhook")
-def demo(once: bool, work_dir: str | None, long_connection: bool) -> None:
+@click.option("--llm", "llm", is_flag=True,
+              help="answers written by an LLM stand-in from the documents, streamed into their cards")
+@click.option("--llm-delay", "llm_delay", default=None, type=click.FloatRange(0, 5),
+              help="with --llm: seconds between the words the stand-in writes (default 0.05)")
+def demo(once: bool, work_dir: str | None, long_connection: bool, llm: bool, llm_delay: float | None) -> None:
     """Sandbox + gateway + assistant on the bundled sample knowledge base."""
-    from larkdou.demo import run
+    from larkdou.demo import LLM_DELAY, run
 
+    if llm_delay is not None and not llm:
+        raise click.UsageError("--llm-delay goes with --llm")
     run(once=once, work_dir=Path(work_dir) if work_dir else None,
-        receive_mode="long_connection" if long_connection else None)
+        receive_mode="long_connection" if long_connection else None,
+        llm_delay=(LLM_DELAY if llm_delay is None else llm_delay) if llm else None)
 
 
 @main.group()

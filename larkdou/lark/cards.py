@@ -50,10 +50,12 @@ TEXTS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class SourceLink:
-    """A source under an answer: its label, and a link when `url` is http(s)."""
+    """A source under an answer: its label, a link when `url` is http(s), and how the answer cites it
+    (`ref`, e.g. "[3]"; the sources are then listed by their refs rather than numbered 1, 2, …)."""
 
     label: str
     url: str = ""
+    ref: str = ""
 
 
 def recall_footer(keyword: str = "豆哥撤回", lang: Lang = "zh") -> str:
@@ -85,15 +87,18 @@ def _grey(text: str) -> str:
 
 def _sources_md(sources: Iterable[SourceLink], lang: Lang) -> str:
     lines = []
-    for n, src in enumerate(list(sources)[:SOURCES_MAX], start=1):
+    listed = list(sources)[:SOURCES_MAX]
+    by_ref = bool(listed) and all(s.ref.strip() for s in listed)
+    for n, src in enumerate(listed, start=1):
         label = src.label if len(src.label) <= LABEL_MAX else src.label[:LABEL_MAX - 1] + "…"
         label = escape_markdown(label) or escape_markdown(src.url)
+        mark = escape_markdown(" ".join(src.ref.split())[:12]) if by_ref else f"{n}."
         url = src.url.strip()
         if url.startswith(("http://", "https://")) and not any(c in url for c in " \n<>"):
             url = url.replace("(", "%28").replace(")", "%29")
-            lines.append(f"{n}. [{label}]({url})")
+            lines.append(f"{mark} [{label}]({url})")
         else:
-            lines.append(f"{n}. {label}")
+            lines.append(f"{mark} {label}")
     if not lines:
         return ""
     return f"**{TEXTS[lang]['sources']}**\n" + "\n".join(lines)
@@ -193,9 +198,12 @@ def answer_text(markdown: str, *, title: str = "", sources: Iterable[SourceLink]
     blocks = [to_plain_text(title).strip()] if title.strip() else []
     blocks.append(to_plain_text(markdown).strip())
     lines = []
-    for n, src in enumerate(list(sources)[:SOURCES_MAX], start=1):
+    listed = list(sources)[:SOURCES_MAX]
+    by_ref = bool(listed) and all(s.ref.strip() for s in listed)
+    for n, src in enumerate(listed, start=1):
         label = " ".join(src.label.split()) or src.url
-        lines.append(f"{n}. {label} ({src.url})" if src.url and src.url != label else f"{n}. {label}")
+        mark = " ".join(src.ref.split()) if by_ref else f"{n}."
+        lines.append(f"{mark} {label} ({src.url})" if src.url and src.url != label else f"{mark} {label}")
     if lines:
         blocks.append(f"{TEXTS[lang]['sources']}:\n" + "\n".join(lines))
     notes = [" ".join(n.split()) for n in (hint, footer) if n.strip()]

@@ -56,10 +56,15 @@ class CardStream:
         """Everything pushed so far."""
         return "".join(self._parts)
 
-    async def open(self, *, reply_to: str, card: Card, uuid: str, reply_in_thread: bool = False) -> SentInfo:
-        """Reply to `reply_to` with the first card (e.g. `thinking_card`) and start updating it."""
+    async def open(self, *, reply_to: str, card: Card, uuid: str, reply_in_thread: bool = False,
+                   text: str = "") -> SentInfo:
+        """Reply to `reply_to` with the first card (e.g. `thinking_card`) and start updating it.
+        `text`: what the first card already shows (e.g. `streaming_card(text)`); pushes add to it."""
         sent = await self._lark.reply_card(reply_to, card, uuid=uuid, reply_in_thread=reply_in_thread,
                                            chat_id=self._chat_id)
+        if text and not self._parts:
+            self._parts.append(text)
+            self._shown = text
         self.message_id = sent.message_id
         self._last = time.monotonic()
         if not self.stopped:

@@ -54,6 +54,7 @@ class FaultsUpdate(_Body):
     error_count: int | None = Field(None, ge=0)
     expire_tokens: StrictBool = False
     rate_limit: RateLimitFault | None = None
+    refuse_cards: StrictBool | None = None
 
 
 async def _parse(request: Request, model: type[_Body]) -> Any:
@@ -113,10 +114,10 @@ def routes(state: SandboxState, pusher: Pusher) -> list[Route]:
         f = state.faults
         if request.method == "DELETE":
             f.latency_ms = f.error_rate = f.rate_limited_until = 0.0
-            f.error_count, f.error_status = 0, 500
+            f.error_count, f.error_status, f.refuse_cards = 0, 500, False
         elif request.method == "POST":
             body: FaultsUpdate = await _parse(request, FaultsUpdate)
-            for key in ("latency_ms", "error_rate", "error_status", "error_count"):
+            for key in ("latency_ms", "error_rate", "error_status", "error_count", "refuse_cards"):
                 if getattr(body, key) is not None:
                     setattr(f, key, getattr(body, key))
             if body.rate_limit is not None:

@@ -63,6 +63,7 @@ class Faults:
     error_status: int = 500
     error_count: int = 0  # the next N calls fail, whatever `error_rate` says
     rate_limited_until: float = 0.0  # monotonic time
+    refuse_cards: bool = False  # every card sent, replied or updated is refused (230099), as Lark may
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def rate_limit_wait(self) -> float:
@@ -77,4 +78,4 @@ class Faults:
     def describe(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "error_rate": self.error_rate,
                 "error_status": self.error_status, "error_count": self.error_count,
-                "rate_limited_for": round(self.rate_limit_wait(), 3)}
+                "rate_limited_for": round(self.rate_limit_wait(), 3), "refuse_cards": self.refuse_cards}

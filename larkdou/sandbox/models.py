@@ -87,6 +87,8 @@ class StoredMessage:
     thread_id: str = ""
     deleted_at: float | None = None
     updated_at: float | None = None  # the last card update
+    updates: int = 0  # card updates accepted
+    updates_after_recall: int = 0  # card updates tried after it was recalled (refused)
 
     @property
     def create_ms(self) -> str:
@@ -111,6 +113,7 @@ class StoredMessage:
             "create_time": self.create_ms, "deleted": self.deleted_at is not None,
             "deleted_at": None if self.deleted_at is None else str(int(self.deleted_at * 1000)),
             "updated": self.updated_at is not None, "update_time": self.update_ms,
+            "updates": self.updates, "updates_after_recall": self.updates_after_recall,
         }
 
 

@@ -9,6 +9,9 @@ cope with either:
 - updating a card that is not shared (`update_multi` false before or after) gives 230099; updating
   someone else's message 230027; an unknown message 230001;
 - the root message of a thread gets the thread's `thread_id` once the thread exists.
+
+`Faults.refuse_cards` makes every card sent, replied or updated fail with 230099, as Lark does for a
+card it cannot build; each message counts the updates it took and those tried after its recall.
 """
 
 from __future__ import annotations
@@ -181,9 +184,11 @@ class SandboxState:
         if msg.sender_type != "app" or msg.sender.open_id != self.bot.open_id:
             raise ApiFailure(230027, "Lack of necessary permissions.")
         if msg.deleted_at is not None:
+            msg.updates_after_recall += 1
             raise ApiFailure(230011, "The message is recalled.")
         if msg.msg_type != "interactive":
             raise ApiFailure(230001, "invalid param: only interactive messages (cards) can be updated")
+        self._refuse_cards()
         if time.time() - msg.created > self.tunables.update_window_seconds:
             raise ApiFailure(230031, "Message can only be modified within 14 days after sending.")
         new = _checked("interactive", body.get("content"), body_size)
@@ -191,8 +196,14 @@ class SandboxState:
             raise ApiFailure(230099, "Failed to create card content (the card must set config.update_multi "
                                      "to true before and after an update)")
         msg.content, msg.updated_at = body["content"], time.time()
+        msg.updates += 1
         self._notify("message", msg.chat.chat_id, msg.message_id)
         return msg
+
+    def _refuse_cards(self) -> None:
+        if self.faults.refuse_cards:
+            raise ApiFailure(230099, "Failed to create card content, ext=ErrCode: 200621; ErrMsg: parse card json err "
+                                     "(refused by the sandbox: faults.refuse_cards)")
 
     @staticmethod
     def _links(target: StoredMessage, in_thread: bool) -> dict[str, str]:
@@ -246,6 +257,8 @@ class SandboxState:
         if uuid and uuid in self._uuids:
             return self.messages[self._uuids[uuid][0]]
         _checked(body.get("msg_type"), body.get("content"), body_size)
+        if body.get("msg_type") == "interactive":
+            self._refuse_cards()
         self._open_thread(links)
         msg = self._store(chat, self.bot, "app", body["msg_type"], body["content"], **links)
         if uuid:

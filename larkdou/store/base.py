@@ -44,9 +44,16 @@ Ledger semantics (the assistant's record of what the bot sent, for recall and ex
   recalled ones included, oldest first; [] for "".
 - `find_sent(message_id)`: the record of that bot message (recalled or not), or None when the bot did
   not send it (or it is older than the retention): tells whether a reply is addressed to the bot.
+- `SentMessage.part`: which part of its answer a message is (the index of its `uuid`, see
+  `larkdou.lark.text.reply_uuid`), so that an unfinished answer is completed without sending a part twice.
+- `begin_answer(source_msg_id, plan)`: an answer to that message is being sent; `plan` (a string, e.g.
+  JSON) says what it is, to finish it after a crash. Writing it again replaces the plan.
+  `answer_plan(source_msg_id)`: that plan while the answer is unfinished, else None (never begun, or
+  finished). `finish_answer(source_msg_id)`: the answer is complete (idempotent). A message with sent
+  messages and no plan is answered; with a plan, its answer is to be finished.
 - `set_recall_mark(chat_id, ts_ms)` keeps the max; `recall_mark(chat_id)` (0 when none): answers to
   messages created at or before the mark must not be sent.
-- Records and recall marks are kept for a week (Lark's recall window is 24 h); old ones are removed in
+- Records, plans and recall marks are kept for a week (Lark's recall window is 24 h); old ones are removed in
   proportion to new ones (and by a periodic sweep; on Redis by key TTLs).
 """
 
@@ -81,6 +88,7 @@ class SentMessage:
     chat_id: str
     source_msg_id: str = ""  # the message it answered ("" for unsolicited sends)
     sent_at_ms: int = 0
+    part: int = 0  # which part of the answer it is (the index of its uuid)
 
 
 @runtime_checkable
@@ -133,6 +141,12 @@ class Ledger(Protocol):
     async def set_recall_mark(self, chat_id: str, ts_ms: int) -> None: ...
 
     async def recall_mark(self, chat_id: str) -> int: ...
+
+    async def begin_answer(self, source_msg_id: str, plan: str) -> None: ...
+
+    async def answer_plan(self, source_msg_id: str) -> str | None: ...
+
+    async def finish_answer(self, source_msg_id: str) -> None: ...
 
     async def ping(self) -> None: ...
 

@@ -1,10 +1,11 @@
 """The sent-message ledger on Redis, shared by every assistant on it. See `larkdou.store.base`.
 
 Keys (under the namespace prefix `{ns}:`, one Redis Cluster slot):
-  l:m:<message_id>    hash: chat_id, source_msg_id, sent_at_ms, recalled (expires after the retention)
+  l:m:<message_id>    hash: chat_id, source_msg_id, sent_at_ms, recalled, part (expires after the retention)
   l:chat:<chat_id>    sorted set of not-yet-recalled bot message ids by sent_at_ms
   l:src:<source id>   sorted set of bot message ids sent in answer to that message
   l:mark:<chat_id>    the chat's recall mark (ms), expires after the retention
+  l:ans:<source id>   the plan of an answer still being sent, expires after the retention
 Every key has a TTL; a chat's set is refreshed by each send, so each send also drops up to two of its
 oldest ids whose record has expired (bounded in proportion to what is added).
 """
@@ -19,7 +20,7 @@ from larkdou.store.redis import RedisBase
 
 # KEYS[1] record hash, KEYS[2] chat set, KEYS[3] source set
 # ARGV[1] message id, ARGV[2] chat id, ARGV[3] source id, ARGV[4] sent_at_ms, ARGV[5] retention s,
-# ARGV[6] record key prefix, ARGV[7] how many expired ids to drop from the chat set at most
+# ARGV[6] record key prefix, ARGV[7] how many expired ids to drop from the chat set at most, ARGV[8] part
 RECORD_SENT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
@@ -29,7 +30,8 @@ for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)) do
     redis.call('ZREM', KEYS[2], old)
   end
 end
-redis.call('HSET', KEYS[1], 'chat_id', ARGV[2], 'source_msg_id', ARGV[3], 'sent_at_ms', ARGV[4], 'recalled', 0)
+redis.call('HSET', KEYS[1], 'chat_id', ARGV[2], 'source_msg_id', ARGV[3], 'sent_at_ms', ARGV[4], 'recalled', 0,
+           'part', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -41,16 +43,17 @@ return 1
 """
 
 # KEYS[1] a sorted set of bot message ids; ARGV[1] record key prefix
-# Returns {id, chat_id, source_msg_id, sent_at_ms, ...}, oldest first; drops ids whose record expired.
+# Returns {id, chat_id, source_msg_id, sent_at_ms, part, ...}, oldest first; drops ids whose record expired.
 LIST_SENT = """
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local rec = redis.call('HMGET', ARGV[1] .. id, 'chat_id', 'source_msg_id', 'sent_at_ms')
+  local rec = redis.call('HMGET', ARGV[1] .. id, 'chat_id', 'source_msg_id', 'sent_at_ms', 'part')
   if rec[1] then
     table.insert(out, id)
     table.insert(out, rec[1])
     table.insert(out, rec[2])
     table.insert(out, rec[3])
+    table.insert(out, rec[4] or '0')
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -92,6 +95,7 @@ class RedisLedger(RedisBase):
         self._retention = max(1, int(retention))
         p = self._prefix
         self._rec, self._chat, self._src, self._mark = p + "l:m:", p + "l:chat:", p + "l:src:", p + "l:mark:"
+        self._answer = p + "l:ans:"
 
     @classmethod
     async def open(cls, url: str, *, namespace: str = "larkdou",
@@ -103,7 +107,7 @@ class RedisLedger(RedisBase):
     async def record_sent(self, sent: SentMessage) -> None:
         keys = [self._rec + sent.message_id, self._chat + sent.chat_id, self._src + sent.source_msg_id]
         args = [sent.message_id, sent.chat_id, sent.source_msg_id, sent.sent_at_ms or now_ms(), self._retention,
-                self._rec, SWEEP_PER_INSERT]
+                self._rec, SWEEP_PER_INSERT, sent.part]
         await self._script(RECORD_SENT, keys, args)
 
     async def sent_in_chat(self, chat_id: str) -> list[SentMessage]:
@@ -118,13 +122,14 @@ class RedisLedger(RedisBase):
         if not message_id:
             return None
         with self._errors():
-            chat_id, source, at = await self._redis.hmget(self._rec + message_id, "chat_id", "source_msg_id",
-                                                          "sent_at_ms")
-        return None if chat_id is None else SentMessage(message_id, chat_id, source or "", int(at or 0))
+            chat_id, source, at, part = await self._redis.hmget(self._rec + message_id, "chat_id", "source_msg_id",
+                                                                "sent_at_ms", "part")
+        return None if chat_id is None else SentMessage(message_id, chat_id, source or "", int(at or 0), int(part or 0))
 
     async def _list(self, key: str) -> list[SentMessage]:
         flat = await self._script(LIST_SENT, [key], [self._rec])
-        return [SentMessage(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3])) for i in range(0, len(flat), 4)]
+        return [SentMessage(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3]), int(flat[i + 4]))
+                for i in range(0, len(flat), 5)]
 
     async def mark_recalled(self, message_id: str) -> None:
         await self._script(MARK_RECALLED, [self._rec + message_id], [self._chat, message_id])
@@ -136,3 +141,16 @@ class RedisLedger(RedisBase):
         with self._errors():
             value = await self._redis.get(self._mark + chat_id)
         return int(value) if value else 0
+
+    async def begin_answer(self, source_msg_id: str, plan: str) -> None:
+        with self._errors():
+            await self._redis.set(self._answer + source_msg_id, plan, ex=self._retention)
+
+    async def answer_plan(self, source_msg_id: str) -> str | None:
+        with self._errors():
+            value = await self._redis.get(self._answer + source_msg_id)
+        return None if value is None else str(value)
+
+    async def finish_answer(self, source_msg_id: str) -> None:
+        with self._errors():
+            await self._redis.delete(self._answer + source_msg_id)

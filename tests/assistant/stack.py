@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -12,6 +13,7 @@ import httpx
 
 from larkdou.assistant.main import Running, running
 from larkdou.config import Settings, build_settings
+from larkdou.lark.cards import card_as_text
 from larkdou.sandbox.server import create_app as create_sandbox
 from larkdou.serving import serving
 from tests.conftest import free_port
@@ -52,6 +54,13 @@ def stack_config(tmp_path: Path, sandbox_port: int, gateway_port: int, *, ledger
 def stack_settings(tmp_path: Path, sandbox_port: int, gateway_port: int, **kw: Any) -> Settings:
     """Settings shared by the sandbox, the gateway and the assistant (see `stack_config`)."""
     return build_settings(stack_config(tmp_path, sandbox_port, gateway_port, **kw), base_dir=tmp_path, env={})
+
+
+def said(message: dict[str, Any]) -> str:
+    """What a message says, as a reader of the chat sees it: a card's title, text and notes."""
+    if message["msg_type"] == "interactive":
+        return card_as_text(json.loads(message["content"]))
+    return message["text"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ import httpx
 from larkdou.assistant.main import running
 from larkdou.message import Message
 from tests.assistant.answerers import QuestionAnswerer
-from tests.assistant.stack import open_stack, sandbox_only, stack_settings
+from tests.assistant.stack import open_stack, said, sandbox_only, stack_settings
 from tests.conftest import free_port
 
 CHAT = "oc_group_a"
@@ -21,8 +21,9 @@ async def test_answers_a_question_quoting_it_and_stays_silent_on_chitchat(tmp_pa
         chitchat = await sandbox.say(CHAT, "今天中午吃什么")
         assert (await run.worker.wait_handled(question)).status == "answered"
         assert (await run.worker.wait_handled(chitchat)).reason == "chitchat"
-        bot = await sandbox.bot_messages(CHAT)
-        assert [(m["text"], m["parent_id"]) for m in bot] == [("答：怎么配置 encrypt key？", question)]
+        [answer] = await sandbox.bot_messages(CHAT)
+        assert (answer["msg_type"], answer["parent_id"]) == ("interactive", question)  # a card, quoting it
+        assert said(answer) == "答：怎么配置 encrypt key？\n\n说“豆哥撤回”可撤回我在本群的回答"
         async with httpx.AsyncClient(base_url=run.api_url) as http:
             metrics = (await http.get("/metrics")).text
         assert "larkdou_answered_total 1.0" in metrics

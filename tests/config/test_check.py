@@ -123,6 +123,8 @@ remote_type = "openai"
     (GUIDE + FETCH + "[kb]\nthreshold = 5.0\n", "[kb] threshold: must be at most 1"),
     (GUIDE + FETCH + '[llm.server]\nremote_type = "openai"\n', "remote_api_key is required for remote_type 'openai'"),
     (GUIDE + FETCH + '[llm.server]\nremote_type = "xi-api"\nremote_api_key = "k"\n', "unknown provider 'xi-api'"),
+    (GUIDE + FETCH + '[assistant]\nreply_format = "html"\n', """[assistant] reply_format: expected 'card' or 'text', got 'html'"""),
+    (GUIDE + FETCH + '[assistant]\nreply_format = true\n', "[assistant] reply_format: expected 'card' or 'text', got True"),
 ])
 def test_configs_the_services_would_refuse_are_not_ok(tmp_path, text, expected):
     result = check(tmp_path, text)

@@ -59,14 +59,20 @@ class World:
 
 @contextlib.asynccontextmanager
 async def world(tmp_path: Path, kb_dir: Path | None, *, llm_latency: float = 0.0, lease: float = 30.0,
+                kb: dict[str, Any] | None = None, groups: list[dict[str, Any]] | None = None, use_llm: bool = True,
                 **assistant: Any) -> AsyncIterator[World]:
-    """Sandbox + gateway + LLM stand-in; a config file the assistant (in or out of process) reads."""
+    """Sandbox + gateway + LLM stand-in; a config file the assistant (in or out of process) reads.
+    `kb` adds `[kb]` keys, `groups` `[[groups]]` tables, the rest are `[assistant]` keys; without
+    `use_llm` the stand-in runs but `[llm]` does not point at it (answers are excerpts)."""
     llm_app = create_llm(latency=llm_latency)
     async with serving(llm_app) as llm_url:
         data = stack_config(tmp_path, free_port(), free_port(), lease=lease, port=free_port(), **assistant)
-        data["llm"] = {"base_url": f"{llm_url}/v1", "model": "test", "concurrency": 32, "retries": 0}
-        if kb_dir is not None:
-            data["kb"] = {"dir": str(kb_dir)}
+        if use_llm:
+            data["llm"] = {"base_url": f"{llm_url}/v1", "model": "test", "concurrency": 32, "retries": 0}
+        if kb_dir is not None or kb:
+            data["kb"] = {**({"dir": str(kb_dir)} if kb_dir is not None else {}), **(kb or {})}
+        if groups:
+            data["groups"] = groups
         config_path = tmp_path / "config.ini"
         config_path.write_text(tomli_w.dumps(data), encoding="utf-8")
         settings = build_settings(data, source=str(config_path), base_dir=tmp_path, env={})

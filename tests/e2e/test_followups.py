@@ -30,8 +30,9 @@ async def test_another_assistant_answers_a_follow_up_with_the_earlier_exchange(t
         await first.start()
         try:
             q = await w.sandbox.say(CHAT, QUESTION, mention_bot=True)
-            [answer] = await w.wait_answered(CHAT, q)
-            await w.wait_drained()
+            await w.wait_answered(CHAT, q)
+            await w.wait_drained()  # acked: the card streamed into is final
+            [answer] = await w.bot_answers(CHAT, q)
         finally:
             assert first.stop() == 0
         second = AssistantProcess(w, api_port=free_port(), name="second")
@@ -108,10 +109,12 @@ async def test_groups_answer_in_their_mode_from_their_knowledge_base(tmp_path):
                      for chat in ("oc_ops", "oc_dev")}
             unaddressed = await w.sandbox.say("oc_quiet", "网关监听哪个端口？")
             addressed = await w.sandbox.say("oc_quiet", "网关监听哪个端口？", mention_bot=True)
-            [ops] = await w.wait_answered("oc_ops", asked["oc_ops"])
-            [dev] = await w.wait_answered("oc_dev", asked["oc_dev"])
-            [quiet] = await w.wait_answered("oc_quiet", addressed)
-            await w.wait_drained()
+            for chat, question in (("oc_ops", asked["oc_ops"]), ("oc_dev", asked["oc_dev"]), ("oc_quiet", addressed)):
+                await w.wait_answered(chat, question)
+            await w.wait_drained()  # acked: the cards streamed into are final
+            [ops] = await w.bot_answers("oc_ops", asked["oc_ops"])
+            [dev] = await w.bot_answers("oc_dev", asked["oc_dev"])
+            [quiet] = await w.bot_answers("oc_quiet", addressed)
             assert await w.bot_answers("oc_quiet", unaddressed) == []  # mode "mention"
         finally:
             assert proc.stop() == 0

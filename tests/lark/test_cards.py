@@ -129,6 +129,16 @@ def test_source_labels_and_urls_are_escaped() -> None:
                        "2. [p (q)](https://x.example/p_%28q%29)")
 
 
+def test_sources_an_answer_cites_by_number_are_listed_by_those_numbers() -> None:
+    cited = [SourceLink("01-overview.md", "https://e.x/o", ref="[1]"), SourceLink("03-recall.md", ref="[3]")]
+    card = answer_card("网关收 [1]，撤回见 [3]。", sources=cited, lang="zh")
+    assert card["body"]["elements"][2]["content"] == ("**来源**\n&#91;1&#93; [01-overview.md](https://e.x/o)\n"
+                                                      "&#91;3&#93; 03-recall.md")
+    assert "来源:\n[1] 01-overview.md (https://e.x/o)\n[3] 03-recall.md" in answer_text("网关收 [1]。", sources=cited)
+    mixed = answer_card("x", sources=[cited[0], SourceLink("README.md")])  # not all cited: numbered
+    assert mixed["body"]["elements"][2]["content"].endswith("1. [01-overview.md](https://e.x/o)\n2. README.md")
+
+
 @pytest.mark.parametrize("build", [answer_card, answer_cards])
 def test_an_empty_answer_is_refused(build: Any) -> None:
     with pytest.raises(ValueError, match="empty"):

@@ -129,6 +129,39 @@ async def test_patch_rules(sandbox: Sandbox) -> None:
     assert "v1 not shared" in contents[1] and all("broken" not in c for c in contents)  # nothing changed
 
 
+async def test_updates_are_counted_and_so_are_those_tried_after_a_recall(sandbox: Sandbox) -> None:
+    auth, chat = await sandbox.token(), sandbox.state.default_chat.chat_id
+    sent = (await sandbox.http.post(SEND, json=card_body(chat, thinking_card()), headers=auth)).json()["data"]
+    for text in ("一", "一二"):
+        await sandbox.http.patch(patch_path(sent["message_id"]), json={"content": card_content(answer_card(text))},
+                                 headers=auth)
+    await sandbox.http.delete(patch_path(sent["message_id"]), headers=auth)
+    late = await sandbox.http.patch(patch_path(sent["message_id"]), json={"content": card_content(answer_card("三"))},
+                                    headers=auth)
+    assert late.json()["code"] == 230011
+    [view] = await sandbox.messages()
+    assert (view["updates"], view["updates_after_recall"], view["deleted"]) == (2, 1, True)
+    assert "一二" in view["text"] and "三" not in view["text"]
+
+
+async def test_refusing_cards_on_demand(sandbox: Sandbox) -> None:
+    auth, chat = await sandbox.token(), sandbox.state.default_chat.chat_id
+    sent = (await sandbox.http.post(SEND, json=card_body(chat, thinking_card()), headers=auth)).json()["data"]
+    faults = (await sandbox.http.post("/sandbox/faults", json={"refuse_cards": True})).json()
+    assert faults["refuse_cards"] is True
+    refused = await sandbox.http.post(SEND, json=card_body(chat, answer_card("x")), headers=auth)
+    update = await sandbox.http.patch(patch_path(sent["message_id"]), json={"content": card_content(answer_card("y"))},
+                                      headers=auth)
+    text = await sandbox.http.post(SEND, json=text_body(chat, "纯文本照常"), headers=auth)
+    assert [refused.json()["code"], update.json()["code"], text.json()["code"]] == [230099, 230099, 0]
+    assert refused.json()["msg"].startswith("Failed to create card content")
+    await sandbox.http.delete("/sandbox/faults")
+    again = await sandbox.http.post(SEND, json=card_body(chat, answer_card("x")), headers=auth)
+    assert again.json()["code"] == 0
+    assert [m["msg_type"] for m in await sandbox.messages()] == ["interactive", "text", "interactive"]
+    assert (await sandbox.http.post("/sandbox/faults", json={"refuse_cards": "yes"})).status_code == 400
+
+
 async def test_five_updates_per_second_per_message(sandbox: Sandbox) -> None:
     auth, chat = await sandbox.token(), sandbox.state.default_chat.chat_id
     ids = [(await sandbox.http.post(SEND, json=card_body(chat, V1_SHARED), headers=auth)).json()["data"]["message_id"]

@@ -120,3 +120,28 @@ async def test_queue_and_ledger_can_share_one_store(store_url: str, ledger: Ledg
         assert await queue.depth() == {"recall": 0, "normal": 0, "leased": 0}
     finally:
         await queue.close()
+
+
+async def test_parts_of_an_answer_keep_their_number(ledger: Ledger) -> None:
+    await ledger.record_sent(SentMessage("om_p0", "oc_chat1", "om_q", 1_700_000_000_001, part=0))
+    await ledger.record_sent(SentMessage("om_p1001", "oc_chat1", "om_q", 1_700_000_000_002, part=1001))
+    assert [s.part for s in await ledger.sent_for_source("om_q")] == [0, 1001]
+    assert [s.part for s in await ledger.sent_in_chat("oc_chat1")] == [0, 1001]
+    found = await ledger.find_sent("om_p1001")
+    assert found is not None and found.part == 1001
+
+
+async def test_an_unfinished_answer_keeps_its_plan_until_finished(store_url: str, ledger: Ledger) -> None:
+    assert await ledger.answer_plan("om_q") is None
+    await ledger.begin_answer("om_q", '{"streamed": true}')
+    await ledger.begin_answer("om_q", '{"streamed": true, "reply": "全文"}')  # the final answer is known
+    other = await open_ledger(store_url)  # another assistant, or this one after a restart
+    try:
+        assert await other.answer_plan("om_q") == '{"streamed": true, "reply": "全文"}'
+        assert await other.answer_plan("om_elsewhere") is None
+        await other.finish_answer("om_q")
+        await other.finish_answer("om_q")
+        await other.finish_answer("om_never_begun")
+        assert await ledger.answer_plan("om_q") is None
+    finally:
+        await other.close()

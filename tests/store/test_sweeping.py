@@ -45,9 +45,11 @@ async def test_sqlite_ledger_rows_and_recall_marks_stay_bounded(tmp_path: Path) 
             for i in range(PER_ROUND):
                 await ledger.record_sent(SentMessage(f"om_bot_{r}_{i}", f"oc_{i}", f"om_q_{r}_{i}"))
                 await ledger.set_recall_mark(f"oc_{r}_{i}", 1_700_000_000_000)
+                await ledger.begin_answer(f"om_q_{r}_{i}", "{}")  # never finished (its message never came back)
             await asyncio.sleep(0.15)
         assert count(path, "sent") <= 2 * PER_ROUND
         assert count(path, "recall_marks") <= 2 * PER_ROUND
+        assert count(path, "answers") <= 2 * PER_ROUND
         # what is fresh is kept
         await ledger.record_sent(SentMessage("om_fresh", "oc_fresh", "om_q"))
         await ledger.set_recall_mark("oc_fresh", 42)
@@ -81,14 +83,33 @@ async def test_redis_keys_expire_and_a_busy_chat_set_stays_bounded(redis_url: st
             await queue.enqueue(m, keys(m))
             await ledger.record_sent(SentMessage(f"om_bot_{i}", "oc_busy", f"om_q_{i}"))
             await ledger.set_recall_mark(f"oc_{i}", 5)
+            await ledger.begin_answer(f"om_q_{i}", "{}")
         await asyncio.sleep(1.2)
         for i in range(PER_ROUND):  # the chat keeps talking: its set is refreshed each time
             await ledger.record_sent(SentMessage(f"om_new_{i}", "oc_busy", f"om_r_{i}"))
-        assert client.keys("*q:d:*") == [] and client.keys("*l:mark:*") == []
+        assert client.keys("*q:d:*") == [] and client.keys("*l:mark:*") == [] and client.keys("*l:ans:*") == []
         chat = next(k for k in client.keys("*l:chat:oc_busy"))
         assert client.zcard(chat) <= PER_ROUND + 2  # the expired ids were dropped as new ones came
         assert all(0 < client.ttl(k) <= 1 for k in client.keys("*l:*"))
     finally:
         client.close()
         await queue.close()
+        await ledger.close()
+
+
+async def test_a_ledger_written_before_parts_were_numbered_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE sent (n INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, "
+                     "chat_id TEXT NOT NULL, source_msg_id TEXT NOT NULL, sent_at_ms INTEGER NOT NULL, "
+                     "recalled INTEGER NOT NULL DEFAULT 0, recorded_at REAL NOT NULL)")
+        conn.execute("INSERT INTO sent (message_id, chat_id, source_msg_id, sent_at_ms, recorded_at) "
+                     "VALUES ('om_old', 'oc_old', 'om_q', 1700000000000, 1700000000.0)")
+    ledger = await SqliteLedger.open(str(path))
+    try:
+        assert await ledger.sent_for_source("om_q") == [SentMessage("om_old", "oc_old", "om_q", 1_700_000_000_000, 0)]
+        assert await ledger.answer_plan("om_q") is None  # answered before plans existed: complete
+        await ledger.record_sent(SentMessage("om_new", "oc_old", "om_q2", part=3))
+        assert [s.part for s in await ledger.sent_for_source("om_q2")] == [3]
+    finally:
         await ledger.close()
