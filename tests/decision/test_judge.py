@@ -104,8 +104,9 @@ async def test_checks_stay_within_half_the_llm_rate(sample_work_dir: Path) -> No
     async with serving(create_app(reply=llm)) as url:
         answerer = build_answerer(settings_for(sample_work_dir, llm={"base_url": f"{url}/v1", "model": "test",
                                                                      "rpm": 2, "retries": 0}))
-        first = await answerer.decide(group_msg(below))
-        second = await answerer.decide(group_msg(below, msg_id="om_2"))  # no check slot free: the model decides
+        # streamed: the answer's own LLM call (which would wait for the next rpm slot) is not made here
+        first = await answerer.decide(group_msg(below), stream=True)
+        second = await answerer.decide(group_msg(below, msg_id="om_2"), stream=True)  # no slot free: the model decides
         stats = answerer._judge.stats  # noqa: SLF001
         await answerer.aclose()
     assert first.answer and not second.answer
