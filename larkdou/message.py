@@ -8,7 +8,6 @@ from typing import Any
 
 LANE_RECALL = "recall"
 LANE_NORMAL = "normal"
-LANES = (LANE_RECALL, LANE_NORMAL)
 
 
 @dataclass

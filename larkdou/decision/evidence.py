@@ -34,7 +34,6 @@ CHATTER_PROBES = [
     "the meeting moved to 3pm", "happy friday", "这个价格还挺香的", "我晚点再看看", "快递到了没", "今天好累啊",
     "这个视频挺有意思", "老板说今晚要加班", "群里好热闹", "欢迎新同学",
 ]
-K1 = 1.5  # bm25s defaults
 
 
 @dataclass(frozen=True)

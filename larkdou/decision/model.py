@@ -48,10 +48,6 @@ class Model:
         z = max(-35.0, min(35.0, self.logit(signals, addressed)))
         return 1.0 / (1.0 + math.exp(-z))
 
-    def contributions(self, signals: dict[str, float]) -> dict[str, float]:
-        """Each signal's share of the logit (weight × value)."""
-        return {name: w * float(signals.get(name, 0.0)) for name, w in self.weights.items()}
-
     def adjusted(self, *, bias: float | None = None, weights: dict[str, float] | None = None,
                  threshold: float | None = None, name: str | None = None) -> "Model":
         return replace(self, bias=self.bias if bias is None else bias,

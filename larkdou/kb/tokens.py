@@ -90,7 +90,3 @@ def query_tokens(text: str, known: Container[str]) -> list[str]:
     """Tokens of a question: as `tokenize`, but an identifier that the knowledge base knows whole
     (`known`: its vocabulary) counts once, not also as its parts ("store.py", "HuixiangDou")."""
     return [t for group in _groups(text) for t in (group[:1] if len(group) > 1 and group[0] in known else group)]
-
-
-def tokenize_many(texts: list[str]) -> list[list[str]]:
-    return [tokenize(t) for t in texts]

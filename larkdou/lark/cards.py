@@ -29,7 +29,6 @@ from larkdou.lark.markdown import (
     to_plain_text,
     trim_markdown,
 )
-from larkdou.lark.text import encoded_size
 
 CARD_BODY_MAX = 30 * 1024  # Lark: request body of a card (send, reply, update) at most 30 KB
 CARD_BUDGET = CARD_BODY_MAX - 2 * 1024  # what a card built here may take of it (see module doc)

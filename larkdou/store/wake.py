@@ -61,8 +61,3 @@ def notify(topic: str) -> None:
         group = list(_waiters.get(topic, ()))
     for waiter in group:
         waiter.wake()
-
-
-def has_waiters(topic: str) -> bool:
-    with _lock:
-        return bool(_waiters.get(topic))

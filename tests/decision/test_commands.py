@@ -75,3 +75,8 @@ def test_eval_needs_labels_or_a_message(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "give --labels FILE" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["kb", "eval", "--config", config, "--labels", "x.jsonl", "--split", "2"])
     assert r.exit_code == 2 and "Traceback" not in r.output
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text('{"text": "网关端口是多少？", "label": 1}\n{"text": "收到", "label": "no"}\n', encoding="utf-8")
+    r = CliRunner().invoke(main, ["kb", "eval", "--config", config, "--labels", str(bad)])
+    assert r.exit_code != 0 and f"{bad}:2: text must be a string and label 0 or 1" in r.output
+    assert "Traceback" not in r.output

@@ -179,3 +179,67 @@ def test_a_malformed_message_field_is_named(fields, reason):
     with pytest.raises(EventError) as err:
         to_message(env, recall_keywords=KW)
     assert err.value.reason == reason and err.value.status == 400 and not isinstance(err.value, AuthError)
+
+
+def test_text_message_with_bot_mention():
+    event = message_event("@_user_1 how do I set the key?", message_id="om_9", chat_id="oc_9",
+                          mentions=[bot_mention()], create_time_ms=1700000000123)
+    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
+    assert msg.content == "@豆哥 how do I set the key?"
+    assert msg.mentioned_bot and not msg.is_recall
+    assert (msg.msg_id, msg.group_id, msg.user_id, msg.msg_time) == ("om_9", "oc_9", "ou_alice", 1700000000123)
+    assert msg.to_fetch_dict("d1")["delivery_id"] == "d1"
+
+
+def test_mention_of_someone_else_is_not_the_bot():
+    event = message_event("@_user_1 hi", mentions=[bot_mention(name="Tom", open_id="ou_tom")])
+    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
+    assert not msg.mentioned_bot and msg.content == "@Tom hi"
+
+
+def test_ten_mentions_replace_longest_key_first():
+    mentions = [bot_mention(key=f"@_user_{i}", name=f"U{i}", open_id=f"ou_{i}") for i in range(1, 11)]
+    event = message_event("@_user_10 @_user_1", mentions=mentions)
+    assert to_message(opened(event), recall_keywords=KW).content == "@U10 @U1"
+
+
+def test_post_content_becomes_text():
+    content = {"title": "标题", "content": [[{"tag": "at", "user_id": "@_user_1", "user_name": "豆哥"},
+                                             {"tag": "text", "text": " 怎么部署？"}],
+                                            [{"tag": "img", "image_key": "img_1"}]]}
+    event = message_event(message_type="post", content=content, mentions=[bot_mention()])
+    msg = to_message(opened(event), bot_open_id=BOT_OPEN_ID, recall_keywords=KW)
+    assert msg.content == "标题\n@豆哥 怎么部署？\n[image]" and msg.mentioned_bot
+
+
+def test_language_wrapped_post():
+    content = {"zh_cn": {"title": "", "content": [[{"tag": "text", "text": "豆哥撤回"}]]}}
+    msg = to_message(opened(message_event(message_type="post", content=content)), recall_keywords=KW)
+    assert msg.content == "豆哥撤回" and msg.is_recall
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("豆哥撤回", True), ("  豆哥撤回！", True), ("@_user_1 豆哥撤回", True), ("豆哥撤回。", True),
+    ("豆哥 撤回", True), ("请豆哥撤回一下", False), ("豆哥撤回吧我说错了", False), ("", False), ("撤回", False),
+])
+def test_recall_matching(text, expected):
+    assert is_recall_command(text, [Mention(key="@_user_1", name="豆哥")], KW) is expected
+
+
+def test_recall_keywords_are_configurable_and_case_insensitive():
+    assert is_recall_command("Recall!", [], ["recall", "豆哥撤回"])
+    assert not is_recall_command("豆哥撤回", [], ["recall"])
+
+
+@pytest.mark.parametrize("drop", ["message_id", "chat_id"])
+def test_message_without_ids_is_rejected(drop):
+    event = message_event("x")
+    del event["event"]["message"][drop]
+    with pytest.raises(EventError) as err:
+        to_message(opened(event), recall_keywords=KW)
+    assert err.value.reason == "missing_fields"
+
+
+def test_image_message_has_placeholder_text():
+    msg = to_message(opened(message_event(message_type="image", content={"image_key": "img_1"})), recall_keywords=KW)
+    assert msg.content == "[image]" and msg.message_type == "image"
