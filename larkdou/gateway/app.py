@@ -34,6 +34,7 @@ from larkdou.store.base import Queue
 log = logging.getLogger("larkdou.gateway")
 
 MAX_WAIT = 300.0
+RELEASE_SECONDS = 0.001  # a lease "extended" by this much has ended: the message is ready again
 _SUCCESS = b'{"msg":"success"}'
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -49,6 +50,15 @@ def _store_down() -> JSONResponse:
 
 class _TooLarge(Exception):
     pass
+
+
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    """Set `gone` when the client disconnects (the request's body, if any, is read and dropped)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
 
 
 async def _read_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
@@ -250,12 +260,26 @@ class Gateway:
             batch = leases.batch_size(request.query_params)
         except EventError as exc:
             return error_response(400, exc.reason, str(exc))
+        gone = asyncio.Event()  # the client closed the connection (an assistant stopping mid long-poll)
+        watch = asyncio.ensure_future(_watch_disconnect(request.receive, gone))
         try:
-            got = await self.queue.lease_many(batch or 1, lease, wait=wait, recall_only=lane == "recall")
+            got = await self.queue.lease_many(batch or 1, lease, wait=wait, recall_only=lane == "recall",
+                                              abandoned=gone)
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)
             return _store_down()
+        finally:
+            watch.cancel()
+        if gone.is_set():
+            # nobody will read the answer: what was leased meanwhile goes back now, not when the lease
+            # runs out (which would hold a recall or a question back for `lease_seconds`)
+            if got:
+                with contextlib.suppress(StoreError):
+                    await self.queue.extend([d.delivery_id for d in got], RELEASE_SECONDS)
+                log.info("/fetch client gone; %d message(s) released for the next fetch", len(got))
+            self.metrics.fetches.labels("abandoned").inc()
+            return Response(status_code=499)
         self.metrics.fetches.labels("message" if got else "empty").inc()
         for d in got:
             log.info("fetched chat_id=%s message_id=%s delivery_id=%s attempt=%d", d.message.group_id,

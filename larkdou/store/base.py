@@ -59,6 +59,8 @@ Ledger semantics (the assistant's record of what the bot sent, for recall and ex
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -99,7 +101,10 @@ class Queue(Protocol):
                     recall_only: bool = False) -> Delivery | None: ...
 
     async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
-                         recall_only: bool = False) -> list[Delivery]: ...
+                         recall_only: bool = False, abandoned: asyncio.Event | None = None) -> list[Delivery]:
+        """Up to `n` messages (recalls first), leased for `lease_seconds`; waits up to `wait` seconds for
+        one, but not once `abandoned` is set (the caller has gone)."""
+        ...
 
     async def ack(self, delivery_id: str) -> bool: ...
 

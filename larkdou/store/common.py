@@ -3,6 +3,8 @@ long-poll loop, and the single-message forms of the batch operations."""
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import logging
 import secrets
@@ -66,11 +68,13 @@ def now_ms() -> int:
 
 
 async def long_poll(topic: str, attempt: Callable[[], Awaitable[T | None]], wait: float,
-                    poll: float) -> T | None:
+                    poll: float, abandoned: asyncio.Event | None = None) -> T | None:
     """Call `attempt` until it returns something or `wait` seconds have passed.
 
     Between attempts it sleeps until `topic` is notified in this process, or `poll` seconds at most
-    (to see writes of other processes and leases that ran out).
+    (to see writes of other processes and leases that ran out). Once `abandoned` is set (the consumer
+    has gone), it returns None without another attempt; an attempt is never cut short, so what it
+    took is always returned.
     """
     deadline = time.monotonic() + max(wait, 0.0)
     while True:
@@ -79,14 +83,16 @@ async def long_poll(topic: str, attempt: Callable[[], Awaitable[T | None]], wait
             remaining = deadline - time.monotonic()
             if found is not None or remaining <= 0:
                 return found
-            await waiter.wait(min(remaining, poll))
+            await waiter.wait(min(remaining, poll), abandoned)
+            if abandoned is not None and abandoned.is_set():
+                return None
 
 
 class SingleForms:
     """`lease` and `ack` of one message, in terms of a queue's `lease_many` and `ack_many`."""
 
     async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
-                         recall_only: bool = False) -> list[Delivery]:
+                         recall_only: bool = False, abandoned: asyncio.Event | None = None) -> list[Delivery]:
         raise NotImplementedError
 
     async def ack_many(self, delivery_ids: Sequence[str]) -> list[bool]:

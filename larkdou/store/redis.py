@@ -134,12 +134,12 @@ class RedisQueue(SingleForms, RedisBase):
         return bool(seq)
 
     async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
-                         recall_only: bool = False) -> list[Delivery]:
+                         recall_only: bool = False, abandoned: asyncio.Event | None = None) -> list[Delivery]:
         if wait > 0:
             await self._listen()
         lanes = 1 if recall_only else 2
         got = await long_poll(self._topic, lambda: self._lease_once(max(1, n), lease_seconds, lanes), wait,
-                              POLL_SECONDS)
+                              POLL_SECONDS, abandoned)
         return got or []
 
     async def _lease_once(self, n: int, lease_seconds: float, lanes: int) -> list[Delivery] | None:

@@ -9,6 +9,8 @@ is in `sqlite_ledger`.
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 import sqlite3
 import time
@@ -97,10 +99,10 @@ class SqliteQueue(SingleForms):
         return added
 
     async def lease_many(self, n: int, lease_seconds: float, wait: float = 0.0, *,
-                         recall_only: bool = False) -> list[Delivery]:
+                         recall_only: bool = False, abandoned: asyncio.Event | None = None) -> list[Delivery]:
         lanes = (LANE_RECALL,) if recall_only else (LANE_RECALL, LANE_NORMAL)
         got = await long_poll(self._topic, lambda: self._lease_once(max(1, n), lease_seconds, lanes), wait,
-                              POLL_SECONDS)
+                              POLL_SECONDS, abandoned)
         return got or []
 
     async def _lease_once(self, n: int, lease_seconds: float, lanes: tuple[str, ...]) -> list[Delivery] | None:

@@ -31,10 +31,17 @@ class Waiter:
         with contextlib.suppress(RuntimeError):  # the waiter's loop is already closed
             self._loop.call_soon_threadsafe(self._fire)
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait until notified or `timeout` seconds passed; True when notified."""
-        if timeout > 0 and not self._future.done():
-            await asyncio.wait((self._future,), timeout=timeout)
+    async def wait(self, timeout: float, abandoned: asyncio.Event | None = None) -> bool:
+        """Wait until notified, `abandoned` is set or `timeout` seconds passed; True when notified."""
+        if timeout > 0 and not self._future.done() and not (abandoned is not None and abandoned.is_set()):
+            if abandoned is None:
+                await asyncio.wait((self._future,), timeout=timeout)
+            else:
+                gone = asyncio.ensure_future(abandoned.wait())
+                try:
+                    await asyncio.wait((self._future, gone), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    gone.cancel()
         return self._future.done()
 
 

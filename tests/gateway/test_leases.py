@@ -112,3 +112,19 @@ async def test_a_message_never_acked_ends_in_the_dead_letter_gauge(gateway):
     await asyncio.sleep(0.3)
     assert await post(gateway, "/fetch", params={"wait": "0.3"}) == {}
     assert "larkdou_gateway_dead_letters 1.0" in (await gateway.get("/metrics")).text
+
+
+async def test_a_long_poll_whose_client_left_holds_nothing_back(gateway):
+    # an assistant stopping (a rolling restart) drops its long-poll; the next message must go to the
+    # next fetch at once, not sit leased to the gone client until the lease (30 s here) runs out
+    gone = asyncio.create_task(gateway.post("/fetch", headers=AUTH, params={"wait": "20"}))
+    await asyncio.sleep(0.3)  # the long-poll is waiting in the gateway
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await asyncio.sleep(0.3)
+    await say(gateway, "豆哥撤回")
+    got = await post(gateway, "/fetch", params={"wait": "5"})
+    assert got["content"] == "豆哥撤回" and got["attempts"] == 1
+    metrics = (await gateway.get("/metrics")).text
+    assert 'larkdou_gateway_fetches_total{result="abandoned"} 1.0' in metrics
