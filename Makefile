@@ -11,7 +11,7 @@ demo:
 # The test suite; installs what it needs (venv, pinned packages, redis-server, chromium).
 test:
 	@bash scripts/bootstrap.sh --test
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
 
 setup:
 	@bash scripts/bootstrap.sh --test

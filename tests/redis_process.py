@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+# Ports handed out below the kernel's ephemeral range (32768–60999 on Linux), so that a port found
+# free is not taken meanwhile by a socket bound to port 0 or by an outgoing connection; each pytest-
+# xdist worker ("gw0", "gw1", …) has its own block, so parallel workers never pick the same port.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+_WORKER = int(_worker) if _worker.isdigit() else 0
+_BLOCK = 1000
+_next_port = itertools.cycle(range(20000 + _WORKER * _BLOCK, 20000 + (_WORKER + 1) * _BLOCK))
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, from this process's block (see above)."""
+    for _ in range(_BLOCK):
+        port = next(_next_port)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in this test worker's block")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 10.0) -> None:
