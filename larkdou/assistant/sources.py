@@ -21,6 +21,7 @@ from larkdou.backoff import Backoff
 from larkdou.config import Settings
 from larkdou.errors import StoreError
 from larkdou.store.base import Delivery, Queue
+from larkdou.store.common import lease_for_caller
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,9 @@ class QueueSource(_Buffered):
     async def _take(self, n: int, recall_only: bool, wait: float | None) -> list[Delivery]:
         while True:
             try:
-                got = await self.queue.lease_many(n, self.lease_seconds, wait=self.wait if wait is None else wait,
-                                                  recall_only=recall_only)
+                # a stopping worker cancels this: what was leased in that instant goes straight back
+                got = await lease_for_caller(self.queue, n, self.lease_seconds, self.wait if wait is None else wait,
+                                             recall_only=recall_only)
                 self._backoff.reset()
                 return got
             except StoreError as exc:

@@ -30,11 +30,11 @@ from larkdou.health import Health, store_word
 from larkdou.lark.envelope import max_request_age, open_envelope
 from larkdou.serving import bearer_ok, error_response, unauthorized
 from larkdou.store.base import Queue
+from larkdou.store.common import lease_for_caller
 
 log = logging.getLogger("larkdou.gateway")
 
 MAX_WAIT = 300.0
-RELEASE_SECONDS = 0.001  # a lease "extended" by this much has ended: the message is ready again
 _SUCCESS = b'{"msg":"success"}'
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -263,8 +263,10 @@ class Gateway:
         gone = asyncio.Event()  # the client closed the connection (an assistant stopping mid long-poll)
         watch = asyncio.ensure_future(_watch_disconnect(request.receive, gone))
         try:
-            got = await self.queue.lease_many(batch or 1, lease, wait=wait, recall_only=lane == "recall",
-                                              abandoned=gone)
+            # nobody would read the answer once the client is gone: what was leased meanwhile goes back
+            # now, not when its lease runs out (which would hold a recall back for `lease_seconds`)
+            got = await lease_for_caller(self.queue, batch or 1, lease, wait, recall_only=lane == "recall",
+                                         abandoned=gone)
         except StoreError as exc:
             self.metrics.fetches.labels("store_error").inc()
             log.error("store unavailable during /fetch: %s", exc)
@@ -272,12 +274,6 @@ class Gateway:
         finally:
             watch.cancel()
         if gone.is_set():
-            # nobody will read the answer: what was leased meanwhile goes back now, not when the lease
-            # runs out (which would hold a recall or a question back for `lease_seconds`)
-            if got:
-                with contextlib.suppress(StoreError):
-                    await self.queue.extend([d.delivery_id for d in got], RELEASE_SECONDS)
-                log.info("/fetch client gone; %d message(s) released for the next fetch", len(got))
             self.metrics.fetches.labels("abandoned").inc()
             return Response(status_code=499)
         self.metrics.fetches.labels("message" if got else "empty").inc()

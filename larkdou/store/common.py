@@ -4,6 +4,7 @@ long-poll loop, and the single-message forms of the batch operations."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import json
 import logging
@@ -13,7 +14,8 @@ from typing import Awaitable, Callable, Iterable, Sequence, TypeVar
 
 from larkdou.message import Message
 from larkdou.store import wake
-from larkdou.store.base import Delivery
+from larkdou.errors import StoreError
+from larkdou.store.base import Delivery, Queue
 
 T = TypeVar("T")
 
@@ -65,6 +67,35 @@ def report_dead(count: int) -> None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def lease_for_caller(queue: Queue, n: int, lease_seconds: float, wait: float, *, recall_only: bool = False,
+                           abandoned: asyncio.Event | None = None) -> list[Delivery]:
+    """`queue.lease_many` for a caller that may go away: when `abandoned` is set, or the calling task is
+    cancelled, the wait ends at once and whatever was leased in that instant is released (made ready
+    again) rather than held until its lease runs out. Cancellation is re-raised."""
+    gone = abandoned if abandoned is not None else asyncio.Event()
+    task = asyncio.ensure_future(queue.lease_many(n, lease_seconds, wait, recall_only=recall_only, abandoned=gone))
+    try:
+        got = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        gone.set()
+        with contextlib.suppress(StoreError):
+            # at once: the long-poll stops waiting; an attempt under way completes
+            await release(queue, await task)
+        raise
+    if gone.is_set():
+        await release(queue, got)
+        return []
+    return got
+
+
+async def release(queue: Queue, got: Sequence[Delivery]) -> None:
+    """Give leased messages back to the queue now (best effort: else their leases run out)."""
+    if got:
+        with contextlib.suppress(StoreError):
+            await queue.extend([d.delivery_id for d in got], 0)  # a lease ending now
+        log.info("%d leased message(s) released: the fetch that took them was abandoned", len(got))
 
 
 async def long_poll(topic: str, attempt: Callable[[], Awaitable[T | None]], wait: float,

@@ -160,7 +160,7 @@ class RedisQueue(SingleForms, RedisBase):
         return await self._per_lease(lua.ACK, delivery_ids, [])
 
     async def extend(self, delivery_ids: Sequence[str], seconds: float) -> list[bool]:
-        return await self._per_lease(lua.EXTEND, delivery_ids, [max(1, int(seconds * 1000))])
+        return await self._per_lease(lua.EXTEND, delivery_ids, [max(1, int(seconds * 1000)) if seconds > 0 else 0])
 
     async def _per_lease(self, script: str, delivery_ids: Sequence[str], args: list[int]) -> list[bool]:
         """Run `script` on the well-formed ids among `delivery_ids`; one bool per id (False when malformed)."""

@@ -6,6 +6,7 @@ import asyncio
 
 from larkdou.message import Mention, Message
 from larkdou.store import Queue, open_queue
+from larkdou.store.common import lease_for_caller
 from tests.store.helpers import drain, enqueue_texts, keys, msg
 
 EMPTY = {"recall": 0, "normal": 0, "leased": 0}
@@ -250,3 +251,22 @@ async def test_waiting_consumers_share_the_messages(queue: Queue) -> None:
     results = await asyncio.gather(*waiters)
     assert sorted(d.message.content for d in results if d is not None) == ["a", "b", "c"]
     assert results.count(None) == 2
+
+
+async def test_a_fetch_abandoned_as_it_leases_gives_the_message_straight_back(queue: Queue) -> None:
+    await enqueue_texts(queue, "豆哥撤回")
+    gone = asyncio.Event()
+    gone.set()  # the caller left while the lease was being taken
+    assert await lease_for_caller(queue, 1, 120.0, 5.0, abandoned=gone) == []
+    [again] = await queue.lease_many(1, 120.0)  # at once, not after the 120 s lease
+    assert again.message.content == "豆哥撤回" and again.attempts == 2
+
+
+async def test_a_cancelled_long_poll_leases_nothing(queue: Queue) -> None:
+    waiting = asyncio.create_task(lease_for_caller(queue, 1, 120.0, 30.0))
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    await enqueue_texts(queue, "question")
+    [got] = await queue.lease_many(1, 120.0)
+    assert got.message.content == "question" and got.attempts == 1
