@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import tomli_w
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,7 +32,8 @@ from larkdou.config import build_settings  # noqa: E402
 from larkdou.message import Message  # noqa: E402
 from larkdou.store import open_queue  # noqa: E402
 from tests.factories import FETCH_TOKEN, settings_dict  # noqa: E402
-from tests.redis_process import RedisProcess, free_port, wait_for_port  # noqa: E402
+from bench.ingest import start_gateway  # noqa: E402
+from tests.redis_process import RedisProcess  # noqa: E402
 
 AUTH = {"Authorization": f"Bearer {FETCH_TOKEN}"}
 
@@ -149,17 +148,6 @@ async def single_form(gateway: str, n: int, consumers: int) -> float:
         elapsed = time.perf_counter() - t0
     assert done >= n, f"single form drained {done} of {n}"
     return n / elapsed
-
-
-def start_gateway(tmp: Path, store: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cfg = tmp / f"gw-{port}.ini"
-    cfg.write_text(tomli_w.dumps(settings_dict(store)))
-    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "--log-level", "WARNING", "gateway", "--config",
-                             str(cfg), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, proc, "larkdou gateway", timeout=30)
-    return proc, f"http://127.0.0.1:{port}"
 
 
 async def measure(store: str, gateway: str, args: argparse.Namespace) -> dict[str, float]:

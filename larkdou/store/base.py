@@ -60,7 +60,6 @@ Ledger semantics (the assistant's record of what the bot sent, for recall and ex
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 

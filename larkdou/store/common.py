@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 import json
 import logging
 import secrets
 import time
 from typing import Awaitable, Callable, Iterable, Sequence, TypeVar
 
+from larkdou.errors import StoreError
 from larkdou.message import Message
 from larkdou.store import wake
-from larkdou.errors import StoreError
 from larkdou.store.base import Delivery, Queue
 
 T = TypeVar("T")

@@ -10,7 +10,6 @@ is in `sqlite_ledger`.
 from __future__ import annotations
 
 import asyncio
-
 import os
 import sqlite3
 import time

@@ -33,15 +33,15 @@ class Waiter:
 
     async def wait(self, timeout: float, abandoned: asyncio.Event | None = None) -> bool:
         """Wait until notified, `abandoned` is set or `timeout` seconds passed; True when notified."""
-        if timeout > 0 and not self._future.done() and not (abandoned is not None and abandoned.is_set()):
-            if abandoned is None:
-                await asyncio.wait((self._future,), timeout=timeout)
-            else:
-                gone = asyncio.ensure_future(abandoned.wait())
-                try:
-                    await asyncio.wait((self._future, gone), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    gone.cancel()
+        if timeout <= 0 or self._future.done() or (abandoned is not None and abandoned.is_set()):
+            return self._future.done()
+        gone = asyncio.ensure_future(abandoned.wait()) if abandoned is not None else None
+        try:
+            await asyncio.wait([f for f in (self._future, gone) if f is not None], timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if gone is not None:
+                gone.cancel()
         return self._future.done()
 
 

@@ -23,24 +23,30 @@ def run_cli(*args, timeout=30):
     return subprocess.run([sys.executable, "-m", "larkdou", *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
-def gateway_process(tmp_path):
-    cfg = write_config(tmp_path / "config.ini", settings_dict("sqlite:///workdir/gateway.db"))
+def spawn_gateway(cfg, *args):
+    """`larkdou gateway --config cfg` (plus `args`) as a real process on a free port, output piped;
+    returns (process, base URL) once its /healthz answers 200."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "gateway", "--config", str(cfg), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "gateway", "--config", str(cfg), "--port", str(port),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return proc, base
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"gateway did not start: {proc.stdout.read()}")
         time.sleep(0.1)
+
+
+@pytest.fixture
+def gateway_process(tmp_path):
+    cfg = write_config(tmp_path / "config.ini", settings_dict("sqlite:///workdir/gateway.db"))
+    proc, base = spawn_gateway(cfg)
     yield base, tmp_path
     proc.terminate()
     out, _ = proc.communicate(timeout=10)

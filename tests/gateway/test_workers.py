@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,7 @@ import tomli_w
 
 from tests.conftest import free_port
 from tests.factories import FETCH_TOKEN, VERIFICATION_TOKEN, message_event, settings_dict, signed_request
+from tests.gateway.test_process import spawn_gateway
 
 AUTH = {"Authorization": f"Bearer {FETCH_TOKEN}"}
 
@@ -24,20 +24,8 @@ def children(pid: int) -> list[str]:
 def test_two_worker_processes_serve_one_port_on_redis(tmp_path: Path, redis_url: str) -> None:
     cfg = tmp_path / "config.ini"
     cfg.write_text(tomli_w.dumps(settings_dict(redis_url)), encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "gateway", "--config", str(cfg), "--port", str(port),
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = spawn_gateway(cfg, "--workers", "2")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.1)
         assert len(children(proc.pid)) == 2
         with httpx.Client(base_url=base, timeout=10) as http:  # new connections land on either process
             for i in range(20):
