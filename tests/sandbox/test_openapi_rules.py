@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 from tests.sandbox.conftest import SEND, Sandbox, text_body
 
@@ -182,3 +183,24 @@ async def test_history_pages_and_marks_recalled(sandbox: Sandbox) -> None:
     unknown = await sandbox.http.get("/open-apis/im/v1/messages?container_id_type=chat&container_id=oc_nope",
                                      headers=auth)
     assert unknown.json()["code"] == 230001
+
+
+async def test_a_caller_that_hangs_up_mid_body_posts_nothing_and_leaves_no_traceback(
+        sandbox: Sandbox, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    auth = await sandbox.token()
+    question = await sandbox.post("q")
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    body = json.dumps({"msg_type": "text", "content": json.dumps({"text": "half"})}).encode()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"POST /open-apis/im/v1/messages/{question['message_id']}/reply HTTP/1.1\r\nHost: {host}\r\n"
+                 f"Authorization: {auth['Authorization']}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the sandbox is reading the body now
+    writer.close()  # a killed assistant
+    await asyncio.sleep(0.3)
+
+    assert [m["text"] for m in await sandbox.messages()] == ["q"]
+    assert "the caller went away" in caplog.text and "Traceback" not in caplog.text
+    assert (await sandbox.reply(question["message_id"], "whole", auth)).json()["code"] == 0
