@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,18 @@ def test_e5_vectors_are_normalised_and_tell_topics_apart() -> None:
     assert q.shape == (1, 384) and q.dtype == np.float32
     assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4)
     assert float(p[0] @ q[0]) > float(p[1] @ q[0])
+
+
+@pytest.mark.parametrize("given, expected", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+                                             ({"GOMP_SPINCOUNT": "1000"}, "")])
+def test_e5_threads_sleep_when_idle_unless_the_user_chose_a_wait_policy(given: dict[str, str], expected: str) -> None:
+    """Spinning OpenMP threads take a small host's cores from everything else (bench/embed_contention.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | given
+    code = ("import os; from larkdou.kb.embeddings import E5Embedder; E5Embedder().embed(['x']); "
+            "print(os.environ.get('OMP_WAIT_POLICY', ''))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == expected
 
 
 async def test_an_e5_index_answers_with_the_e5_model(e5_work_dir: Path) -> None:
