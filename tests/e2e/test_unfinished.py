@@ -46,7 +46,7 @@ async def no_plan_left(w: World, msg_id: str) -> bool:
 
 
 async def test_sigkill_between_the_parts_of_a_long_answer_then_restart_sends_the_rest_once(tmp_path, sample_kb):
-    async with world(tmp_path, sample_kb, lease=2.0, reply_format="text") as w:
+    async with world(tmp_path, sample_kb, lease=5.0, reply_format="text") as w:
         w.llm.reply = HUGE
         proc = AssistantProcess(w)
         await proc.start()
@@ -73,7 +73,7 @@ async def test_sigkill_between_the_parts_of_a_long_answer_then_restart_sends_the
 
 
 async def test_sigkill_mid_stream_then_restart_finishes_the_same_card(tmp_path, sample_kb):
-    async with world(tmp_path, sample_kb, lease=2.0) as w:
+    async with world(tmp_path, sample_kb, lease=5.0) as w:
         w.llm.reply, w.llm.token_delay = LONG, 0.1  # about 15 s to write
         proc = AssistantProcess(w)
         await proc.start()
@@ -97,7 +97,7 @@ async def test_sigkill_mid_stream_then_restart_finishes_the_same_card(tmp_path, 
 
 
 async def test_sigkill_between_the_cards_of_a_long_streamed_answer_then_restart_sends_the_rest(tmp_path, sample_kb):
-    async with world(tmp_path, sample_kb, lease=2.0) as w:
+    async with world(tmp_path, sample_kb, lease=5.0) as w:
         w.llm.reply = BIG  # more than one card holds
         proc = AssistantProcess(w)
         await proc.start()
