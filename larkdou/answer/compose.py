@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from larkdou.answer.extract import Unit, excerpt_at, score_units, units_of
+from larkdou.answer.extract import Unit, asks_quantity, excerpt_at, score_units, units_of
 from larkdou.answer.reply import Reply, Source, more_hint, question_language, source_of
 from larkdou.kb.chunking import Chunk
 from larkdou.kb.dedup import text_key
@@ -77,6 +77,7 @@ def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: 
     """The best unit of the section of each top passage, best first; a passage's rank discounts it.
     With dense vectors, a unit's score also counts how close its meaning is to the question's."""
     idf = idf or kb.idf
+    quantity = asks_quantity(question)
     sections: list[tuple[int, Hit, list[Unit], list[float]]] = []
     seen: set[tuple[str, str]] = set()
     for rank, hit in enumerate(hits[:MAX_PASSAGES]):
@@ -85,7 +86,7 @@ def _candidates(hits: list[Hit], wanted: set[str], kb: KnowledgeBase, question: 
         seen.add((hit.chunk.source, hit.chunk.heading))
         units = section_units(kb, hit.chunk)
         if units:
-            sections.append((rank, hit, units, score_units(units, hit.chunk.heading, wanted, idf)))
+            sections.append((rank, hit, units, score_units(units, hit.chunk.heading, wanted, idf, quantity)))
     sections = _with_meaning(sections, kb, question)
     out = []
     for rank, hit, units, scores in sections:

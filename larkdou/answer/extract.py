@@ -2,7 +2,8 @@
 
 A passage (a chunk's light Markdown) is read back into units: the sentences of a paragraph, whole
 list items, whole code blocks, and a table's rows under its header. Each unit is scored by the
-IDF-weighted question words it holds. The excerpt starts at the best unit (with the short line that
+IDF-weighted question words it holds (more when the question asks for an amount, "how long", "多少",
+and the unit states one). The excerpt starts at the best unit (with the short line that
 introduces a code block or list, and the opening of its paragraph), then takes the units that
 follow until the budget is spent, or until a third of it is and the next block matches nothing of
 the question. A code block may take an excerpt that is still within its budget up to two budgets;
@@ -25,6 +26,12 @@ CODE_OVERRUN = 2.0  # a code block may take the excerpt up to this many budgets
 ENOUGH = 0.3  # past this share of the budget, a following block that matches nothing ends the excerpt
 HEADING_WEIGHT = 0.5  # a question word in the heading path counts this much for every unit below it
 IDENTIFIER_WEIGHT = 2.0  # a config key, file name, number or error code in a question names what it is about
+QUANTITY_WEIGHT = 0.5  # how much more a unit stating an amount counts, when the question asks for one
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|often|large|big|old|far|fast|soon)\b|\b(?:what|which) (?:is the )?"
+    r"(?:size|limit|maximum|minimum|number|port|timeout)\b|多少|多久|多长|多大|几[个次天种台张条秒分小年位]|上限|最多|最少",
+    re.IGNORECASE)
+_QUANTITY = re.compile(r"(?<![A-Za-z0-9_./#:-])\d+(?:[.,]\d+)?(?![0-9_/-]|\.\S)")
 
 
 @dataclass
@@ -119,9 +126,22 @@ def _size(units: list[Unit]) -> int:
     return len(_render(units))
 
 
-def score_units(units: list[Unit], heading: str, wanted: set[str], idf: Callable[[str], float]) -> list[float]:
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for an amount: how many, how long, 多少, 多久, 几个…"""
+    return bool(_ASKS_QUANTITY.search(question))
+
+
+def holds_quantity(text: str) -> bool:
+    """Whether the text states an amount ("24 h", "**1 year**", "2302 questions", "10GB", "1天"), not
+    only a number inside an identifier, a version, a date or a link, or a list item's number."""
+    return bool(_QUANTITY.search(_MARKER.sub("", text.lstrip())))
+
+
+def score_units(units: list[Unit], heading: str, wanted: set[str], idf: Callable[[str], float],
+                quantity: bool = False) -> list[float]:
     """Each unit's IDF-weighted sum of the question words: those it holds, and at half weight those
-    only its passage's heading path holds; identifiers ("store.py", "230009") count double."""
+    only its passage's heading path holds; identifiers ("store.py", "230009") count double. When the
+    question asks for an amount (`quantity`), a matching unit that states one counts more."""
     def weight(t: str) -> float:
         return idf(t) * (IDENTIFIER_WEIGHT if not t.isalpha() else 1.0)
 
@@ -129,7 +149,10 @@ def score_units(units: list[Unit], heading: str, wanted: set[str], idf: Callable
     scores = []
     for u in units:
         have = set(tokenize(u.text)) & wanted
-        scores.append(sum(weight(t) for t in have) + HEADING_WEIGHT * sum(weight(t) for t in in_heading - have))
+        score = sum(weight(t) for t in have) + HEADING_WEIGHT * sum(weight(t) for t in in_heading - have)
+        if quantity and have and holds_quantity(u.text):
+            score *= 1 + QUANTITY_WEIGHT
+        scores.append(score)
     return scores
 
 
@@ -182,10 +205,12 @@ def excerpt_at(units: list[Unit], scores: list[float], anchor: int, budget: int)
     return Excerpt(text, cut)
 
 
-def excerpt(passage: str, heading: str, wanted: set[str], idf: Callable[[str], float], budget: int) -> Excerpt:
-    """The part of `passage` that answers the question (its tokens: `wanted`), about `budget` characters."""
+def excerpt(passage: str, heading: str, wanted: set[str], idf: Callable[[str], float], budget: int,
+            quantity: bool = False) -> Excerpt:
+    """The part of `passage` that answers the question (its tokens: `wanted`; `quantity`: it asks for
+    an amount), about `budget` characters."""
     units = units_of(passage)
     if not units:
         return Excerpt("", False)
-    scores = score_units(units, heading, wanted, idf)
+    scores = score_units(units, heading, wanted, idf, quantity)
     return excerpt_at(units, scores, max(range(len(units)), key=lambda i: (scores[i], -i)), budget)

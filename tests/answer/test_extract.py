@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from larkdou.answer.extract import excerpt, units_of
+from larkdou.answer.extract import asks_quantity, excerpt, holds_quantity, units_of
 from larkdou.answer.reply import Reply, Source, question_language, source_url
 from larkdou.kb.chunking import Chunk
 from larkdou.kb.tokens import tokenize
@@ -36,7 +36,33 @@ def _idf(token: str) -> float:
 
 
 def _excerpt(passage: str, question: str, budget: int = 500):  # type: ignore[no-untyped-def]
-    return excerpt(passage, "", set(tokenize(question)), _idf, budget)
+    return excerpt(passage, "", set(tokenize(question)), _idf, budget, asks_quantity(question))
+
+
+RECALL = """Who may recall what:
+
+- A bot may recall its own messages.
+- A group owner may recall messages in the group.
+- The bot must be in the group; for p2p chats the user must be within the bot's availability.
+- Messages from batch-send cannot be recalled here.
+- Its own messages only within the recall window set by the tenant admin; the default is **24 h**."""
+
+
+def test_a_question_for_an_amount_is_answered_with_the_sentence_that_states_one() -> None:
+    ex = _excerpt(RECALL, "How long after sending can the bot still recall its own message?", budget=120)
+    assert "**24 h**" in ex.text and "batch-send" not in ex.text
+    # asked for no amount, the sentence with most of the question's words leads
+    assert _excerpt(RECALL, "Can the bot recall its own messages?", budget=60).text.startswith("Who may recall")
+
+
+def test_what_asks_for_an_amount_and_what_states_one() -> None:
+    assert all(asks_quantity(q) for q in ("How many questions were used?", "标准版需要多少显存？", "撤回要在多久以内",
+                                          "Which port does the API server listen on?", "一个应用最多几个长连接"))
+    assert not any(asks_quantity(q) for q in ("How do I install it?", "怎么建立知识库？", "what is a chat_id"))
+    assert all(holds_quantity(t) for t in ("up to **1 year** old", "发送时间不超过1天(24小时)", "needs 10GB",
+                                           "a total of 2302 questions"))
+    assert not any(holds_quantity(t) for t in ("1. What if the robot is too chatty?", "version 1.7.5", "2026-08",
+                                               "the e5 model", "issues #96, #119", "see /pull/139"))
 
 
 def test_an_faq_answer_comes_with_its_question_and_nothing_else() -> None:
