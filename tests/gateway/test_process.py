@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ import tomli_w
 
 from tests.conftest import free_port
 from tests.factories import FETCH_TOKEN, VERIFICATION_TOKEN, message_event, settings_dict, signed_request
+from tests.gateway.spawn import spawn_gateway
 
 
 def write_config(path, data):
@@ -21,26 +21,6 @@ def write_config(path, data):
 
 def run_cli(*args, timeout=30):
     return subprocess.run([sys.executable, "-m", "larkdou", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def spawn_gateway(cfg, *args):
-    """`larkdou gateway --config cfg` (plus `args`) as a real process on a free port, output piped;
-    returns (process, base URL) once its /healthz answers 200."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "larkdou", "gateway", "--config", str(cfg), "--port", str(port),
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"gateway did not start: {proc.stdout.read()}")
-        time.sleep(0.1)
 
 
 @pytest.fixture

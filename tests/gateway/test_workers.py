@@ -11,7 +11,7 @@ import tomli_w
 
 from tests.conftest import free_port
 from tests.factories import FETCH_TOKEN, VERIFICATION_TOKEN, message_event, settings_dict, signed_request
-from tests.gateway.test_process import spawn_gateway
+from tests.gateway.spawn import spawn_gateway
 
 AUTH = {"Authorization": f"Bearer {FETCH_TOKEN}"}
 
