@@ -35,6 +35,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next = float("-inf")  # the earliest free slot
+        self._last_grant: asyncio.Event | None = None  # set once the latest caller is let through
 
     def reserve(self) -> float:
         """Take the next slot now; returns how long to wait for it (seconds)."""
@@ -47,10 +48,21 @@ class RateLimiter:
         return slot - now
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot."""
+        """Wait for this caller's slot, and for every earlier caller to have been let through.
+
+        Sleeping for the slot alone does not keep the order: a caller held up for a moment
+        between `reserve` and its sleep (a busy loop, a collection) wakes after the next caller,
+        whose slot is only 1/rate later. So each caller also waits for the one before it."""
         delay = self.reserve()
-        if delay > 0:
-            await self._sleep(delay)
+        before, granted = self._last_grant, asyncio.Event()
+        self._last_grant = granted
+        try:
+            if delay > 0:
+                await self._sleep(delay)
+            if before is not None:
+                await before.wait()
+        finally:
+            granted.set()  # a caller that gives up (cancelled) does not hold back the rest
 
     def pause(self, seconds: float) -> None:
         """Grant no slot for the next `seconds` (Lark said: wait this long)."""

@@ -92,3 +92,33 @@ async def test_concurrent_callers_are_served_in_arrival_order() -> None:
 
     await asyncio.gather(*(call(i) for i in range(30)))
     assert done == list(range(30))
+
+
+async def test_a_caller_held_up_before_its_sleep_still_goes_before_later_callers() -> None:
+    held_up = {"first": True}
+
+    async def sleep(delay: float) -> None:
+        # the first caller that has to wait is held up for a moment (a busy loop, a collection)
+        extra = 0.05 if held_up.pop("first", False) else 0.0
+        await asyncio.sleep(delay + extra)
+
+    limiter = RateLimiter(2000, sleep=sleep)
+    done: list[int] = []
+
+    async def call(i: int) -> None:
+        await limiter.acquire()
+        done.append(i)
+
+    await asyncio.gather(*(call(i) for i in range(10)))
+    assert done == list(range(10))
+
+
+async def test_a_caller_that_gives_up_does_not_hold_back_the_rest() -> None:
+    limiter = RateLimiter(20)
+    await limiter.acquire()
+    waiting = asyncio.create_task(limiter.acquire())
+    later = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.wait_for(later, timeout=2.0)
+    assert later.done() and not later.cancelled()
