@@ -1,6 +1,6 @@
 """Answer benchmark: do direct questions get replies that carry the fact, from the right file?
 
-    .venv/bin/python bench/answers.py [--split test|dev|all] [--show N] [--source-url URL]
+    .venv/bin/python bench/answers.py [--split test|dev|all] [--show N] [--source-url URL] [--work DIR]
 
 Builds two knowledge bases with the real `build_kb` (HuixiangDou's repository as published, in
 `shared/corpora/huixiangdou`; the seed guide plus `shared/reference/lark-protocol.md`) and asks each
@@ -84,7 +84,7 @@ def read_rows(path: Path = QUESTIONS) -> list[Row]:
 def knowledge_bases(work: Path, source_url: str) -> dict[str, Settings]:
     shared = shared_dir()
     lark_docs = work / "lark-docs"
-    lark_docs.mkdir()
+    lark_docs.mkdir(parents=True, exist_ok=True)
     for f in (shared / "seed" / "lark-group-guide.md", shared / "reference" / "lark-protocol.md"):
         shutil.copy(f, lark_docs / f.name)
     out = {}
@@ -141,10 +141,13 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
     parser.add_argument("--show", type=int, default=0, help="print this many replies (misses first)")
     parser.add_argument("--source-url", default="", help="[kb] source_url for the links in replies")
+    parser.add_argument("--work", type=Path, help="keep the knowledge bases in this folder (the next run "
+                        "rebuilds only what changed); a temporary folder by default")
     args = parser.parse_args()
     rows = [r for r in read_rows() if args.split == "all" or r.split == args.split]
     with tempfile.TemporaryDirectory() as tmp:
-        kbs = knowledge_bases(Path(tmp), args.source_url)
+        work = args.work.resolve() if args.work else Path(tmp)
+        kbs = knowledge_bases(work, args.source_url)
         results = asyncio.run(ask_all(rows, kbs))
     for split in (["dev", "test"] if args.split == "all" else [args.split]):
         report([r for r in results if r.row.split == split], split)
