@@ -23,6 +23,7 @@ _MARKER = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 _CJK_EDGE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 CODE_OVERRUN = 2.0  # a code block may take the excerpt up to this many budgets
+MATCH_OVERRUN = 1.4  # so may the next sentence or item of the same block, up to this many, if it matches the question
 ENOUGH = 0.3  # past this share of the budget, a following block that matches nothing ends the excerpt
 HEADING_WEIGHT = 0.5  # a question word in the heading path counts this much for every unit below it
 IDENTIFIER_WEIGHT = 2.0  # a config key, file name, number or error code in a question names what it is about
@@ -137,6 +138,14 @@ def holds_quantity(text: str) -> bool:
     return bool(_QUANTITY.search(_MARKER.sub("", text.lstrip())))
 
 
+def _introduces(before: Unit, unit: Unit) -> bool:
+    """Whether `before` is the short line that introduces the code block or list `unit` ("Install
+    the dependencies:", "4. 运行算法 pipeline" above its command), or the item above a nested one."""
+    if unit.kind not in ("code", "item") or len(before.text) > 160:
+        return False
+    return before.kind == "text" or (before.kind == "item" and (unit.kind == "code" or _indent(before) < _indent(unit)))
+
+
 def score_units(units: list[Unit], heading: str, wanted: set[str], idf: Callable[[str], float],
                 quantity: bool = False) -> list[float]:
     """Each unit's IDF-weighted sum of the question words: those it holds, and at half weight those
@@ -183,8 +192,7 @@ def excerpt_at(units: list[Unit], scores: list[float], anchor: int, budget: int)
             first -= 1  # back to the start of the sentence's line
         if _size(units[first:anchor + 1]) - len(units[anchor].text) <= budget // 3:
             start = first  # the paragraph's opening sentences, for context
-        if start > 0 and units[start].kind in ("code", "item") and len(units[start - 1].text) <= 160 \
-                and (units[start - 1].kind == "text" or _indent(units[start - 1]) < _indent(units[start])):
+        if start > 0 and _introduces(units[start - 1], units[start]):
             start -= 1  # the line that introduces a code block or list, or the item above a nested one
     picked = [units[start]]
     end = start + 1
@@ -194,7 +202,10 @@ def excerpt_at(units: list[Unit], scores: list[float], anchor: int, budget: int)
         if before >= budget * ENOUGH and unit.glue == "\n\n" and scores[end] == 0:
             break  # the answer is shown; the next block is about something else
         size = before + len(unit.glue) + len(unit.text)
-        if not (size <= budget or (unit.kind == "code" and before <= budget and size <= budget * CODE_OVERRUN)):
+        fits = size <= budget or (before <= budget and (
+            (unit.kind == "code" and size <= budget * CODE_OVERRUN)
+            or (unit.glue != "\n\n" and scores[end] > 0 and size <= budget * MATCH_OVERRUN)))
+        if not fits:
             break
         picked.append(unit)
         end += 1

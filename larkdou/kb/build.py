@@ -26,6 +26,7 @@ from larkdou.decision.examples import read_questions
 from larkdou.errors import KnowledgeBaseError
 from larkdou.kb.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from larkdou.kb.dedup import drop_duplicates
+from larkdou.kb.document import language
 from larkdou.kb.embeddings import Embedder, make_embedder
 from larkdou.kb.index import FORMAT_VERSION, KnowledgeBase, live_dir, read_chunks, read_manifest
 from larkdou.kb.loaders import load_file
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 
 
 @dataclass
@@ -123,6 +124,9 @@ def _write_index(out: Path, chunks: list[Chunk], dropped: list[Chunk], vectors: 
         retriever.save(str(out / "bm25"), show_progress=False)
     if vectors is not None:
         np.save(out / "vectors.npy", vectors)
+        # each chunk's language, for dense ranking that gives each language its turn (see index.py)
+        (out / "languages.txt").write_text("".join("z" if language(c.text) == "zh" else "e" for c in chunks),
+                                           encoding="ascii")
 
 
 def _embed(embedder: Embedder, chunks: list[Chunk], prev: _Previous, progress: Progress) -> np.ndarray:

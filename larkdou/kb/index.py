@@ -7,10 +7,14 @@ Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
     df.json         document frequency of each token (for the relevance score)
     bm25/           the bm25s index
     vectors.npy     dense vectors, one row per chunk (only with embeddings)
+    languages.txt   each chunk's language, a letter a chunk: z (Chinese) or e (only with embeddings)
 
 A hit's relevance is in [0, 1]: the share of the question's information (IDF-weighted tokens) found
 in the passage; with embeddings it is the mean of that share and the passage's cosine similarity.
-Ranking fuses BM25 and dense results with reciprocal rank fusion. A follow-up ("那助手呢？") is
+Ranking fuses BM25 and dense results with reciprocal rank fusion. Dense similarity is higher between
+texts of the same language, so in a knowledge base of Chinese and English documents an English question
+would find only English passages by meaning: the dense ranking lets each language take its turn (the
+language of the best passage first), so a Chinese passage that answers an English question still ranks. A follow-up ("那助手呢？") is
 searched with its conversation's earlier question as `context`: the words only the context has count
 `CONTEXT_WEIGHT` times as much as the question's own, so the context says what the follow-up is about
 while a follow-up that changes the subject still finds its own subject. Whether an unaddressed group
@@ -86,6 +90,7 @@ class KnowledgeBase:
         self._text_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         self._embedder = None
+        self._languages: np.ndarray | None = None  # chunk numbers by language, when there are several
         if self.manifest.get("embedding") and embedder is not None:
             if embedder.name != self.manifest["embedding"]:
                 raise KnowledgeBaseError(
@@ -93,6 +98,7 @@ class KnowledgeBase:
                     f"{embedder.name!r}; rebuild with `larkdou kb build`")
             self._vectors = np.load(index_dir / "vectors.npy")
             self._embedder = embedder
+            self._languages = _read_languages(index_dir, len(self.chunks))
 
     def stamp(self) -> tuple[int, int]:
         st = (self.index_dir / "manifest.json").stat()
@@ -186,7 +192,7 @@ class KnowledgeBase:
     def _fused(self, query: str, tokens: list[str], bm25_ranked: list[tuple[int, float]], n: int) -> list[Hit]:
         sims = self.similarities(query)
         assert sims is not None
-        dense = np.argsort(-sims)[:n]
+        dense = self._dense_ranked(sims, n)
         fused: dict[int, float] = {}
         for rank, (d, _) in enumerate(bm25_ranked):
             fused[d] = fused.get(d, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -194,6 +200,16 @@ class KnowledgeBase:
             fused[int(d)] = fused.get(int(d), 0.0) + 1.0 / (RRF_K + rank + 1)
         return [Hit(self.chunks[d], s, 0.5 * self.coverage(tokens, self.chunks[d]) + 0.5 * max(0.0, float(sims[d])))
                 for d, s in fused.items()]
+
+    def _dense_ranked(self, sims: np.ndarray, n: int) -> list[int]:
+        """The `n` chunks most similar in meaning; with several languages, each takes its turn."""
+        if self._languages is None:
+            return _top(np.arange(len(sims)), sims, n)
+        ranked = [_top(np.flatnonzero(mask), sims, n) for mask in (self._languages, ~self._languages)]
+        ranked.sort(key=lambda top: -sims[top[0]])
+        first, second = ranked
+        turns = [d for pair in zip(first, second) for d in pair] + first[len(second):] + second[len(first):]
+        return turns[:n]
 
     def relevance(self, hits: list[Hit]) -> float:
         return max((h.relevance for h in hits), default=0.0)
@@ -216,6 +232,26 @@ class KnowledgeBase:
         with self._cache_lock:
             vectors = [self._text_vectors.get(t) for t in texts]
         return [float(np.dot(v, qvec)) if v is not None else 0.0 for v in vectors]
+
+
+def _top(ids: np.ndarray, sims: np.ndarray, n: int) -> list[int]:
+    """The `n` of `ids` with the highest `sims`, best first."""
+    if len(ids) > n:
+        ids = ids[np.argpartition(-sims[ids], n - 1)[:n]]
+    return [int(d) for d in ids[np.argsort(-sims[ids], kind="stable")]]
+
+
+def _read_languages(index_dir: Path, count: int) -> np.ndarray | None:
+    """Which chunks are Chinese (a boolean per chunk), when the index has both languages; None when it
+    has one, or was built before languages were recorded."""
+    try:
+        letters = (index_dir / "languages.txt").read_text(encoding="ascii")
+    except (OSError, ValueError):
+        return None
+    if len(letters) != count:
+        return None
+    chinese = np.frombuffer(letters.encode("ascii"), dtype=np.uint8) == ord("z")
+    return chinese if 0 < int(chinese.sum()) < count else None
 
 
 def open_kb(settings: Settings, *, required: bool = False) -> KnowledgeBase | None:

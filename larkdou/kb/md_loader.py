@@ -2,7 +2,9 @@
 
 Kept: headings (as the heading path), paragraphs, code blocks (fenced, whole), tables (pipe rows,
 one a line), list items (with their markers and nested content), link text, `inline code`, and the
-alt text of images that describe something. Dropped: HTML tags and comments (their text is kept),
+alt text of images that describe something. A README's layout table (an HTML table whose cells hold
+Markdown lists, under a header row such as "LLM · File Format · Integration") labels each cell's
+content with its column's header ("LLM:" before that cell's list). Dropped: HTML tags and comments (their text is kept),
 badges, image placeholders ("image", file names), link targets, emphasis marks, YAML front matter.
 """
 
@@ -105,18 +107,78 @@ def _blocks(nodes: list[SyntaxTreeNode]) -> list[tuple[str, str]]:
     return [(k, t) for k, t in out if t.strip()]
 
 
+class _LayoutTable:
+    """Where the HTML blocks of a Markdown file have left off inside a table: the header row's
+    cells, and the cell that the Markdown between the HTML blocks belongs to."""
+
+    _PART = re.compile(r"<(/?)(table|tr|td|th)\b[^>]*>|<[^>]*>|([^<]+)", re.IGNORECASE)
+
+    def __init__(self) -> None:
+        self._start(depth=0)
+
+    def _start(self, depth: int) -> None:
+        self.depth = depth
+        self.headers: list[str] = []
+        self.row = self.col = -1
+        self.in_cell = self.labelled = False
+
+    def feed(self, html: str) -> None:
+        for m in self._PART.finditer(html):
+            closing, tag, text = m.group(1), (m.group(2) or "").lower(), m.group(3)
+            if text is not None:
+                if self.depth == 1 and self.in_cell and self.row == 0 and self.col < len(self.headers):
+                    self.headers[self.col] += " " + text
+            elif tag == "table":
+                if not closing:
+                    self.depth += 1
+                    if self.depth == 1:
+                        self._start(depth=1)  # a new top-level table
+                elif self.depth <= 1:
+                    self._start(depth=0)
+                else:
+                    self.depth -= 1
+            elif self.depth != 1:
+                continue
+            elif tag == "tr" and not closing:
+                self.row, self.col, self.in_cell = self.row + 1, -1, False
+            elif tag in ("td", "th"):
+                self.in_cell = not closing
+                if not closing:
+                    self.col += 1
+                    self.labelled = False
+                    if self.row == 0:
+                        self.headers.append("")
+
+    def label(self) -> str:
+        """The header of the open cell, the first time Markdown is found in it; "" otherwise."""
+        if self.depth != 1 or not self.in_cell or self.row < 1 or self.labelled \
+                or self.col >= len(self.headers):
+            return ""
+        self.labelled = True
+        header = " ".join(self.headers[self.col].split())
+        return f"{header}:" if header and len(header) <= 60 else ""
+
+
 def parse_markdown(text: str) -> Document:
     """Markdown text into sections under their heading paths, with GitHub-style anchors."""
     tree = SyntaxTreeNode(_parser().parse(_FRONT_MATTER.sub("", text)))
     out = SectionBuilder()
     slugs = Slugger()
+    table = _LayoutTable()
     for node in tree.children:
         if node.type == "heading":
+            table = _LayoutTable()
             title = _inline_of(node)
             out.heading(int(node.tag[1]), title, anchor=slugs.slug(title))
+            continue
+        if node.type == "html_block":
+            table.feed(node.content)
         else:
-            for kind, block in _blocks([node]):
-                out.add(kind, block)
+            label = table.label()
+            if label:
+                out.add("text", label)
+        for kind, block in _blocks([node]):
+            out.add(kind, block)
     return out.done()
 
 

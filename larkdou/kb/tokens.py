@@ -2,7 +2,8 @@
 
 Identifiers are kept whole and also split into their parts (`encrypt_key` → `encrypt_key`, `encrypt`,
 `key`; `fetchToken` → `fetchtoken`, `fetch`, `token`), so a question in words finds the config key.
-Plain English words are stemmed (Snowball: "recalling", "recalled" → "recal"; "edits" → "edit").
+Plain English words are stemmed (Snowball: "recalling", "recalled" → "recal"; "edits" → "edit"), and
+an acronym's plural is the acronym ("LLMs" → "llm", "APIs" → "api").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _jieba_ready = False
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 
 EN_STOPWORDS = frozenset("""
 a an and are as at be been but by can could did do does doing for from had has have how i if in
@@ -57,6 +59,8 @@ def _stem(word: str) -> str:
 
 
 def _word_tokens(word: str) -> list[str]:
+    if _ACRONYM_PLURAL.fullmatch(word):
+        word = word[:-1]  # "LLMs", "GPUs": not the camel-case parts "ll" and "ms"
     lower = word.lower()
     out = [lower]
     parts = [p for piece in re.split(r"[_.\-]+", word) for p in _CAMEL.findall(piece)]

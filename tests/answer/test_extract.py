@@ -84,6 +84,18 @@ def test_a_code_block_is_kept_whole_with_the_line_that_introduces_it() -> None:
     assert ex.cut
 
 
+LOOP = """- `start()` captures a module-level asyncio loop at import and runs it with `run_until_complete`, so calling it inside a running loop fails with "This event loop is already running".
+  - Common workaround: run it in its own thread with a new loop.
+- The handler runs on the client's loop."""
+
+
+def test_the_next_item_of_the_list_is_shown_past_the_budget_when_it_matches_the_question() -> None:
+    question = "I get 'This event loop is already running' when calling start(). Is there a workaround?"
+    assert "own thread" in _excerpt(LOOP, question, budget=200).text  # 228 characters with the nested item
+    assert "own thread" not in _excerpt(LOOP, "What does start() capture at import?", budget=200).text
+    assert "handler" not in _excerpt(LOOP, question, budget=200).text
+
+
 def test_excerpts_stop_at_sentence_ends_within_the_budget() -> None:
     ex = _excerpt(INSTALL, "build the knowledge base", budget=50)
     assert ex.text == "Then build the knowledge base. It takes a while.…" and ex.cut

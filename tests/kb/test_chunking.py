@@ -82,3 +82,8 @@ def test_tokens_for_chinese_english_and_identifiers() -> None:
     assert {"加密", "key", "配置", "encrypt_key", "encrypt", "fetchtoken", "fetch", "token", "set"} <= set(tokens)
     assert {"recal", "edit", "messag"} <= set(tokens)  # English words are stemmed
     assert "怎么" not in tokens and "and" not in tokens and "？" not in tokens
+
+
+def test_an_acronyms_plural_is_the_acronym() -> None:
+    assert tokenize("Which LLMs are supported, on how many GPUs?") == tokenize("Which LLM is supported, on how many GPU?")
+    assert "ms" not in tokenize("LLMs")  # not split like camel case into "ll" and "ms"

@@ -72,3 +72,19 @@ def test_embeddings_api_failure_is_clear(tmp_path: Path) -> None:
                                                     "embedding_base_url": f"http://127.0.0.1:{free_port()}/v1"})
     with pytest.raises(KnowledgeBaseError, match="embeddings API .* unreachable"):
         build_kb(settings, docs, progress=False)
+
+
+def test_an_english_question_finds_the_chinese_passage_that_answers_it(tmp_path: Path) -> None:
+    # e5 rates texts of the question's language closer; the dense ranking lets each language take turns
+    topics = ["ports", "tokens", "logs", "queues", "retries", "metrics", "configs", "workers", "stores",
+              "proxies", "timeouts", "upgrades", "backups", "schedules", "users", "groups"]
+    docs = {f"en/{t}.md": f"# Bot {t}\n\nThe bot keeps its {t} for each group chat. Messages in the group "
+                          f"about {t} are answered by the bot, and the bot's {t} can be listed." for t in topics}
+    docs["zh/recall.md"] = "# 撤回\n\n在群里发送“豆哥撤回”，机器人会把它在这个群里发过的消息全部撤回。"
+    settings = settings_for(tmp_path / "work", kb={"embedding": "e5"})
+    build_kb(settings, write_docs(tmp_path / "docs", docs), progress=False)
+    kb = open_kb(settings)
+    assert kb is not None and kb.dense
+    # 16 English passages are closer in meaning to e5 (the Chinese one ranks 17th by similarity alone)
+    hits = kb.search("How can I recall the bot's messages in a group?", k=10)
+    assert "zh/recall.md" in [h.chunk.source for h in hits]

@@ -103,6 +103,39 @@ def test_markdown_tables_and_lists_keep_their_lines(tmp_path: Path) -> None:
     assert kinds[2] == ("item", "2. Second step\n   - a detail")
 
 
+def test_a_layout_tables_cells_are_labelled_with_their_column_header(tmp_path: Path) -> None:
+    # READMEs lay out "what is supported" as an HTML table whose cells hold Markdown lists
+    doc = load_file(_write(tmp_path, "README.md", """# Support
+
+<table>
+  <tr>
+    <td><b>LLM</b></td>
+    <td><b>File Format</b></td>
+  </tr>
+  <tr valign="top">
+    <td>
+
+- DeepSeek
+- KIMI
+
+</td>
+<td>
+
+- pdf
+- word
+
+</td>
+</tr>
+</table>
+
+After the table.
+"""))
+    blocks = [(b.kind, b.text) for b in doc.sections[0].blocks]
+    assert blocks[1:] == [("text", "LLM:"), ("item", "- DeepSeek"), ("item", "- KIMI"),
+                          ("text", "File Format:"), ("item", "- pdf"), ("item", "- word"),
+                          ("text", "After the table.")]
+
+
 def test_rst_sections_without_parser_errors(tmp_path: Path) -> None:
     doc = load_file(_write(tmp_path, "index.rst", """Guide
 =====
