@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-TOKENIZER_VERSION = 4
+TOKENIZER_VERSION = 5
 
 
 @dataclass

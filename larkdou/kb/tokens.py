@@ -3,7 +3,8 @@
 Identifiers are kept whole and also split into their parts (`encrypt_key` → `encrypt_key`, `encrypt`,
 `key`; `fetchToken` → `fetchtoken`, `fetch`, `token`), so a question in words finds the config key.
 Plain English words are stemmed (Snowball: "recalling", "recalled" → "recal"; "edits" → "edit"), and
-an acronym's plural is the acronym ("LLMs" → "llm", "APIs" → "api").
+an acronym's plural is the acronym ("LLMs" → "llm", "APIs" → "api"). A word jieba made up from a
+demonstrative and the word after it ("那沙盒呢" → "那沙盒") is the word ("沙盒").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+_DEMONSTRATIVES = "那这哪"
 
 EN_STOPWORDS = frozenset("""
 a an and are as at be been but by can could did do does doing for from had has have how i if in
@@ -78,6 +80,8 @@ def _groups(text: str) -> Iterator[list[str]]:
         for w in _WORD.findall(text[pos:m.start()]):
             yield _word_tokens(w)
         for t in jieba.cut_for_search(m.group()):
+            if len(t) >= 3 and t[0] in _DEMONSTRATIVES and not jieba.dt.FREQ.get(t):
+                t = t[1:]  # "那沙盒" (not a dictionary word) is "沙盒"
             if t not in ZH_STOPWORDS:
                 yield [t]
         pos = m.end()

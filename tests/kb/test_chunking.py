@@ -87,3 +87,10 @@ def test_tokens_for_chinese_english_and_identifiers() -> None:
 def test_an_acronyms_plural_is_the_acronym() -> None:
     assert tokenize("Which LLMs are supported, on how many GPUs?") == tokenize("Which LLM is supported, on how many GPU?")
     assert "ms" not in tokenize("LLMs")  # not split like camel case into "ll" and "ms"
+
+
+def test_a_follow_ups_demonstrative_is_not_part_of_the_word() -> None:
+    # jieba joins "那" and an unknown word into a new word; the follow-up is about the word
+    assert tokenize("那沙盒呢？") == tokenize("沙盒") == ["沙盒"]
+    assert tokenize("这沙盒怎么配") == ["沙盒", "配"]
+    assert "那天" in tokenize("那天的消息")  # a dictionary word stays whole
