@@ -82,16 +82,20 @@ def test_idle_chats_are_forgotten_when_there_are_many() -> None:
     assert len(chats) == 1
 
 
-async def test_concurrent_callers_are_served_in_arrival_order() -> None:
-    limiter = RateLimiter(2000)
+async def served(limiter: RateLimiter, callers: int) -> list[int]:
+    """The order in which `callers` concurrent callers, numbered as they asked, were let through."""
     done: list[int] = []
 
     async def call(i: int) -> None:
         await limiter.acquire()
         done.append(i)
 
-    await asyncio.gather(*(call(i) for i in range(30)))
-    assert done == list(range(30))
+    await asyncio.gather(*(call(i) for i in range(callers)))
+    return done
+
+
+async def test_concurrent_callers_are_served_in_arrival_order() -> None:
+    assert await served(RateLimiter(2000), 30) == list(range(30))
 
 
 async def test_a_caller_held_up_before_its_sleep_still_goes_before_later_callers() -> None:
@@ -102,15 +106,7 @@ async def test_a_caller_held_up_before_its_sleep_still_goes_before_later_callers
         extra = 0.05 if held_up.pop("first", False) else 0.0
         await asyncio.sleep(delay + extra)
 
-    limiter = RateLimiter(2000, sleep=sleep)
-    done: list[int] = []
-
-    async def call(i: int) -> None:
-        await limiter.acquire()
-        done.append(i)
-
-    await asyncio.gather(*(call(i) for i in range(10)))
-    assert done == list(range(10))
+    assert await served(RateLimiter(2000, sleep=sleep), 10) == list(range(10))
 
 
 async def test_a_caller_that_gives_up_does_not_hold_back_the_rest() -> None:

@@ -19,7 +19,7 @@ from larkdou.kb.document import language as doc_language
 from larkdou.kb.index import Hit, KnowledgeBase
 from larkdou.kb.tokens import query_tokens, tokenize
 
-STRONG = 0.14  # between the strongest off-topic (0.11, but one) and the weakest answerable (0.16) dev question of bench/answers.py
+STRONG = 0.14  # between off-topic (<= 0.11, but one) and answerable (>= 0.16) dev questions of bench/answers.py
 UNKNOWN_WEIGHT = 2.0  # an English word or identifier the knowledge base does not have: how much more it weighs
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -40,12 +40,10 @@ def strength(kb: KnowledgeBase, question_tokens: list[str], hit: Hit) -> float:
     passage_has_cjk = bool(_CJK.search(hit.chunk.text))
     total = found = 0.0
     for token in set(question_tokens):
-        unknown = token not in kb.df
-        if unknown and _CJK.search(token):
-            if not passage_has_cjk:
-                continue  # a Chinese word an English passage cannot hold
-            unknown = False
-        weight = kb.idf(token) * (UNKNOWN_WEIGHT if unknown else 1.0)
+        known, chinese = token in kb.df, bool(_CJK.search(token))
+        if not known and chinese and not passage_has_cjk:
+            continue  # a Chinese word an English passage cannot hold
+        weight = kb.idf(token) * (UNKNOWN_WEIGHT if not known and not chinese else 1.0)
         total += weight
         if token in have:
             found += weight

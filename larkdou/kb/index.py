@@ -12,10 +12,10 @@ Layout of `<kb dir>/index/` (written whole by `build_kb`, then swapped in):
 A hit's relevance is in [0, 1]: the share of the question's information (IDF-weighted tokens) found
 in the passage; with embeddings it is the mean of that share and the passage's cosine similarity.
 Ranking fuses BM25 and dense results with reciprocal rank fusion. Dense similarity is higher between
-texts of the same language, so in a knowledge base of Chinese and English documents an English question
-would find only English passages by meaning: the dense ranking lets each language take its turn (the
-language of the best passage first), so a Chinese passage that answers an English question still ranks. A follow-up ("那助手呢？") is
-searched with its conversation's earlier question as `context`: the words only the context has count
+texts of the same language, so in a knowledge base of Chinese and English documents an English
+question would find only English passages by meaning: the dense ranking lets each language take its
+turn (the language of the best passage first), so a Chinese passage that answers an English question
+still ranks. A follow-up ("那助手呢？") is searched with its conversation's earlier question as `context`: the words only the context has count
 `CONTEXT_WEIGHT` times as much as the question's own, so the context says what the follow-up is about
 while a follow-up that changes the subject still finds its own subject. Whether an unaddressed group
 message is answered at all is decided elsewhere (`larkdou.decision`).
@@ -90,7 +90,7 @@ class KnowledgeBase:
         self._text_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         self._embedder = None
-        self._languages: np.ndarray | None = None  # chunk numbers by language, when there are several
+        self._languages: np.ndarray | None = None  # which chunks are Chinese, when some are and some not
         if self.manifest.get("embedding") and embedder is not None:
             if embedder.name != self.manifest["embedding"]:
                 raise KnowledgeBaseError(

@@ -2,10 +2,11 @@
 
 Kept: headings (as the heading path), paragraphs, code blocks (fenced, whole), tables (pipe rows,
 one a line), list items (with their markers and nested content), link text, `inline code`, and the
-alt text of images that describe something. A README's layout table (an HTML table whose cells hold
-Markdown lists, under a header row such as "LLM · File Format · Integration") labels each cell's
-content with its column's header ("LLM:" before that cell's list). Dropped: HTML tags and comments (their text is kept),
+alt text of images that describe something. Dropped: HTML tags and comments (their text is kept),
 badges, image placeholders ("image", file names), link targets, emphasis marks, YAML front matter.
+A README's layout table (an HTML table whose cells hold Markdown lists, under a header row such as
+"LLM · File Format · Integration") labels each cell's content with its column's header ("LLM:"
+before that cell's list).
 """
 
 from __future__ import annotations

@@ -86,17 +86,22 @@ async def test_when_the_llm_is_down_direct_questions_get_the_excerpt_or_a_notice
     assert not group.answer  # unaddressed group messages stay silent when the LLM fails
 
 
+# an off-topic question made of the protocol notes' own words ("socket", "mode", "events", "API"): it
+# gets their closest passage, as no strength threshold that keeps the answerable questions tells it apart
+SHARES_THE_VOCABULARY = {"What's the difference between Slack's Socket Mode and the Events API?"}
+
+
 async def test_labelled_dev_questions(kbs) -> None:  # type: ignore[no-untyped-def]
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     dev = [r for r in rows if zlib.crc32(r["q"].encode()) % 2 == 0]
     hits = misses = 0
-    off_topic: list[str] = []
     answerers = {name: build_answerer(settings) for name, settings in kbs.items()}
     for n, row in enumerate(dev):
         d = await answerers[row["kb"]].decide(group_msg(row["q"], msg_id=f"om_{n}", chat_type="p2p"))
         assert d.answer
         if row["fact"] is None:
-            off_topic.append(d.mode)
+            if row["q"] not in SHARES_THE_VOCABULARY:
+                assert d.mode == "no_match", row["q"]
         elif re.search(row["fact"], d.text):
             hits += 1
         else:
@@ -105,6 +110,3 @@ async def test_labelled_dev_questions(kbs) -> None:  # type: ignore[no-untyped-d
     for answerer in answerers.values():
         await answerer.aclose()
     assert hits / (hits + misses) >= 0.8  # bench/answers.py reports the held-out test split
-    # questions the documents do not answer get "not found" (but one that shares their vocabulary,
-    # "What's the difference between Slack's Socket Mode and the Events API?", gets the closest passage)
-    assert off_topic.count("no_match") >= len(off_topic) - 1 >= 3
